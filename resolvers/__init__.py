@@ -1,0 +1,1 @@
+"""The service layer: every business rule and every permission decision lives here."""

@@ -1,0 +1,9 @@
+"""Starlette endpoints and Jinja2 templates (htmx). Thin: they call resolvers/."""
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    from views import health
+
+    return [*health.routes]
