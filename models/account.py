@@ -1,6 +1,8 @@
 """Accounts, scoped role assignments, browser login sessions, API tokens, and the
 shared counters (throttles, idempotency keys) that must survive many processes."""
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -85,7 +87,7 @@ class ApiToken(Timestamped):
     name = fields.CharField(max_length=100)
     prefix = fields.CharField(max_length=12, db_index=True)
     token_hash = fields.CharField(max_length=64, unique=True)
-    scopes = fields.JSONField(default=list)
+    scopes: Any = fields.JSONField(default=list)
     expires_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -122,7 +124,7 @@ class IdempotencyKey(Model):
     actor_key = fields.CharField(max_length=100)
     key = fields.CharField(max_length=200)
     request_hash = fields.CharField(max_length=64)
-    response = fields.JSONField(null=True)
+    response: Any = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:

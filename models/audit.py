@@ -1,5 +1,7 @@
 """The tamper-evident audit trail (R20, Art. 9(六))."""
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -17,8 +19,8 @@ class AuditEvent(Model):
     action = fields.CharField(max_length=60, db_index=True)
     target_type = fields.CharField(max_length=40)
     target_id = fields.CharField(max_length=40)
-    before = fields.JSONField(null=True)
-    after = fields.JSONField(null=True)
+    before: Any = fields.JSONField(null=True)
+    after: Any = fields.JSONField(null=True)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64, unique=True)
 

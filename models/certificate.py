@@ -1,5 +1,7 @@
 """E-certificates and e-result notices for passed applicants (Art. 6, R18)."""
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import Timestamped
@@ -19,7 +21,7 @@ class Certificate(Timestamped):
     )
     kind = fields.CharEnumField(CertificateKind, max_length=20)
     code = fields.CharField(max_length=32, unique=True)
-    payload = fields.JSONField()
+    payload: Any = fields.JSONField()
     signature = fields.CharField(max_length=128)
     key_id = fields.CharField(max_length=32, default="")
     issued_at = fields.DatetimeField()

@@ -1,6 +1,8 @@
 """Evaluation sessions (评审会议): applicants, conflicts, supervisors, draws, the
 panel, recordings and votes (Art. 9, 13, 18, 26, 27, 30)."""
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import Timestamped, Versioned
@@ -141,14 +143,14 @@ class Draw(Timestamped):
         "models.EvaluationSession", related_name="draws", on_delete=fields.CASCADE
     )
     status = fields.CharEnumField(DrawStatus, max_length=20, default=DrawStatus.COMMITTED)
-    inputs = fields.JSONField()
+    inputs: Any = fields.JSONField()
     pool_hash = fields.CharField(max_length=64)
     secret_enc = fields.TextField()
     secret_hash = fields.CharField(max_length=64)
     secret_revealed = fields.CharField(max_length=64, default="")
     entropy = fields.CharField(max_length=200, default="")
     seed = fields.CharField(max_length=64, default="")
-    result = fields.JSONField(null=True)
+    result: Any = fields.JSONField(null=True)
     committed_at = fields.DatetimeField()
     executed_at = fields.DatetimeField(null=True)
     abandon_reason = fields.TextField(default="")

@@ -2,6 +2,8 @@
 profile updates awaiting verification, confidentiality agreements, training and
 assessments (Chapter 3)."""
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import Timestamped, Versioned
@@ -152,7 +154,7 @@ class ExpertUpdate(Versioned):
     expert: fields.ForeignKeyRelation[Expert] = fields.ForeignKeyField(
         "models.Expert", related_name="updates", on_delete=fields.CASCADE
     )
-    changes = fields.JSONField()
+    changes: Any = fields.JSONField()
     status = fields.CharEnumField(
         UpdateStatus, max_length=20, default=UpdateStatus.PENDING, db_index=True
     )

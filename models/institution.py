@@ -1,6 +1,8 @@
 """Evaluation institutions (评审机构), their filing applications, committees (评委会),
 committee seats, annual implementation plans and the bureau's assessments."""
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import Timestamped, Versioned
@@ -60,8 +62,8 @@ class InstitutionApplication(Versioned):
         ApplicationStatus, max_length=20, default=ApplicationStatus.DRAFT, db_index=True
     )
     # The Art. 10 fields as proposed, and the committees proposed (Art. 10 last item).
-    content = fields.JSONField(default=dict)
-    proposed_committees = fields.JSONField(default=list)
+    content: Any = fields.JSONField(default=dict)
+    proposed_committees: Any = fields.JSONField(default=list)
     submitted_at = fields.DatetimeField(null=True)
     decided_at = fields.DatetimeField(null=True)
     decided_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
@@ -159,7 +161,7 @@ class InstitutionAssessment(Timestamped):
     findings = fields.TextField(default="")
     result = fields.CharEnumField(AssessmentResult, max_length=10)
     # Complaint handling figures at assessment time (received, on time, overdue).
-    complaint_figures = fields.JSONField(default=dict)
+    complaint_figures: Any = fields.JSONField(default=dict)
     assessor: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "models.User",
         related_name="institution_assessments",

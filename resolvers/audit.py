@@ -203,3 +203,36 @@ async def verify_chain(batch: int = 5000) -> ChainReport:
             if event_hash(prev_hash, content) != h:
                 return ChainReport(False, count, prev, seq, eid, "事件内容与哈希不符(事件被修改)")
             prev, expected_seq, count, last_seq = h, seq + 1, count + 1, seq
+
+
+async def record_many(
+    actor: Actor, action: str, targets: list[tuple[str, Any, dict | None]]
+) -> int:
+    """Append one event per (target_type, target_id, after) in a single bulk insert.
+
+    For bulk loads (demo data, imports): same chain, same lock, one round trip.
+    Call inside the changing transaction. Returns the number of events written.
+    """
+    if not targets:
+        return 0
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+    last = await AuditEvent.all().order_by("-seq").first().only("seq", "hash")
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    created_at = dt.datetime.now(dt.UTC)
+    rows = []
+    for target_type, target_id, after in targets:
+        after_j = _jsonable(mask_for_audit(after))
+        content = _content(seq, created_at, actor.label, actor.user_id, action, target_type,
+                           str(target_id), None, after_j)
+        h = event_hash(prev, content)
+        rows.append(AuditEvent(
+            seq=seq, created_at=created_at, actor=actor.label, actor_user_id=actor.user_id,
+            action=action, target_type=target_type, target_id=str(target_id), before=None,
+            after=after_j, prev_hash=prev, hash=h,
+        ))
+        prev, seq = h, seq + 1
+    await AuditEvent.bulk_create(rows, batch_size=1000)
+    return len(rows)

@@ -330,7 +330,8 @@ def scope_filter(actor: Actor, perm: Perm, model_name: str, *,
         if path is None:
             continue
         if scope == S.SUPERVISED:
-            clauses.append(Q(**{f"{path}__in": list(supervised)}))
+            in_filter: dict[str, Any] = {f"{path}__in": list(supervised)}
+            clauses.append(Q(**in_filter))
             continue
         value = _grant_value(grant, scope)
         if value is not None:

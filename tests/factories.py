@@ -90,7 +90,5 @@ async def expert(**kw) -> Expert:
         specialty=kw.pop("specialty", "电子信息"),
         entry_route=kw.pop("entry_route", EntryRoute.RECOMMENDATION),
         status=kw.pop("status", ExpertStatus.IN_POOL),
-        **protect_id_number(idn),
-        **protect_phone(phone),
-        **kw,
+        **{**protect_id_number(idn), **protect_phone(phone), **kw},
     )

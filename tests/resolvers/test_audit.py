@@ -121,3 +121,12 @@ async def test_record_concurrent_appends_keep_one_chain():
     await asyncio.gather(*(one(i) for i in range(20)))
     report = await audit.verify_chain()
     assert (report.ok, report.count) == (True, 20)
+
+
+async def test_record_many_extends_the_same_chain():
+    await _chain(2)
+    async with in_transaction():
+        n = await audit.record_many(SYSTEM, "demo.load", [("thing", i, {"i": i}) for i in range(5)])
+    await _chain(1)
+    report = await audit.verify_chain()
+    assert (n, report.ok, report.count) == (5, True, 8)
