@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
@@ -112,7 +113,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. The database must already be migrated (`pingshen migrate`)."""
     settings = settings or Settings.from_env()
     configure(settings.config())
+    from schema import graphql_route
     from views import routes as view_routes
+    from views.middleware import IdentityMiddleware
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -125,8 +128,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=settings.debug,
         routes=[
             *view_routes(),
+            graphql_route(),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
+        middleware=[Middleware(IdentityMiddleware)],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -225,14 +225,33 @@ async def record_many(
     rows = []
     for target_type, target_id, after in targets:
         after_j = _jsonable(mask_for_audit(after))
-        content = _content(seq, created_at, actor.label, actor.user_id, action, target_type,
-                           str(target_id), None, after_j)
+        content = _content(
+            seq,
+            created_at,
+            actor.label,
+            actor.user_id,
+            action,
+            target_type,
+            str(target_id),
+            None,
+            after_j,
+        )
         h = event_hash(prev, content)
-        rows.append(AuditEvent(
-            seq=seq, created_at=created_at, actor=actor.label, actor_user_id=actor.user_id,
-            action=action, target_type=target_type, target_id=str(target_id), before=None,
-            after=after_j, prev_hash=prev, hash=h,
-        ))
+        rows.append(
+            AuditEvent(
+                seq=seq,
+                created_at=created_at,
+                actor=actor.label,
+                actor_user_id=actor.user_id,
+                action=action,
+                target_type=target_type,
+                target_id=str(target_id),
+                before=None,
+                after=after_j,
+                prev_hash=prev,
+                hash=h,
+            )
+        )
         prev, seq = h, seq + 1
     await AuditEvent.bulk_create(rows, batch_size=1000)
     return len(rows)

@@ -38,8 +38,10 @@ def _private_key() -> Ed25519PrivateKey:
 
 
 def public_key_bytes() -> bytes:
-    return _private_key().public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return (
+        _private_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
 
 

@@ -99,8 +99,11 @@ POLICY: dict[Perm, dict[Role, Scope]] = {
     P.PLAN_VIEW: {R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION},
     P.PLAN_MANAGE: {R.INSTITUTION: S.INSTITUTION},
     P.EXPERT_VIEW: {
-        R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION, R.RECOMMENDER: S.AUTHORITY,
-        R.EMPLOYER: S.UNIT, R.EXPERT: S.SELF,
+        R.BUREAU: S.ALL,
+        R.INSTITUTION: S.INSTITUTION,
+        R.RECOMMENDER: S.AUTHORITY,
+        R.EMPLOYER: S.UNIT,
+        R.EXPERT: S.SELF,
     },
     P.EXPERT_VIEW_PII: {R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION, R.EXPERT: S.SELF},
     P.EXPERT_RECOMMEND: {R.RECOMMENDER: S.AUTHORITY},
@@ -117,23 +120,31 @@ POLICY: dict[Perm, dict[Role, Scope]] = {
     P.EXPERT_TERM_EXCEPTION: {R.BUREAU: S.ALL},
     P.EXPERT_STATS: {R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION},
     P.SESSION_VIEW: {
-        R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION, R.SUPERVISOR: S.SUPERVISED,
+        R.BUREAU: S.ALL,
+        R.INSTITUTION: S.INSTITUTION,
+        R.SUPERVISOR: S.SUPERVISED,
     },
     P.SESSION_MANAGE: {R.INSTITUTION: S.INSTITUTION},
     P.SESSION_ASSIGN_SUPERVISOR: {R.BUREAU: S.ALL, R.RECOMMENDER: S.ALL},
     P.SESSION_SUPERVISE: {R.SUPERVISOR: S.SUPERVISED},
     # R19: the sealed panel — never applicants or the public before the session ends.
     P.PANEL_VIEW: {
-        R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION, R.SUPERVISOR: S.SUPERVISED,
+        R.BUREAU: S.ALL,
+        R.INSTITUTION: S.INSTITUTION,
+        R.SUPERVISOR: S.SUPERVISED,
         R.EXPERT: S.SELF,
     },
     P.CONFLICT_DECLARE: {
-        R.EXPERT: S.SELF, R.APPLICANT: S.OWN_APPLICATION, R.INSTITUTION: S.INSTITUTION,
+        R.EXPERT: S.SELF,
+        R.APPLICANT: S.OWN_APPLICATION,
+        R.INSTITUTION: S.INSTITUTION,
     },
     P.VOTE_CAST: {R.EXPERT: S.SELF, R.INSTITUTION: S.INSTITUTION},
     P.VOTE_VIEW: {R.BUREAU: S.ALL},
     P.RESULT_VIEW: {
-        R.BUREAU: S.ALL, R.INSTITUTION: S.INSTITUTION, R.APPLICANT: S.OWN_APPLICATION,
+        R.BUREAU: S.ALL,
+        R.INSTITUTION: S.INSTITUTION,
+        R.APPLICANT: S.OWN_APPLICATION,
     },
     P.CERTIFICATE_ISSUE: {R.BUREAU: S.ALL},
     P.CERTIFICATE_REVOKE: {R.BUREAU: S.ALL},
@@ -177,8 +188,9 @@ def _published() -> Q:
 # What the public sees of each publicly listed model (the directory, R1/R2 in force).
 PUBLIC_FILTERS: dict[Perm, Callable[[], Q]] = {
     P.INSTITUTION_VIEW: _in_force,
-    P.COMMITTEE_VIEW: lambda: _in_force() & Q(institution__status="filed",
-                                               institution__valid_until__gte=dt.date.today()),
+    P.COMMITTEE_VIEW: lambda: (
+        _in_force() & Q(institution__status="filed", institution__valid_until__gte=dt.date.today())
+    ),
     P.PLAN_VIEW: _published,
 }
 
@@ -205,14 +217,19 @@ SCOPE_PATHS: dict[str, dict[Scope, str]] = {
     "CommitteeSeat": {S.INSTITUTION: "committee__institution_id"},
     "AnnualPlan": {S.INSTITUTION: "committee__institution_id"},
     "Expert": {
-        S.INSTITUTION: "institution_id", S.UNIT: "unit_id", S.SELF: "id",
+        S.INSTITUTION: "institution_id",
+        S.UNIT: "unit_id",
+        S.SELF: "id",
         S.AUTHORITY: "unit__authority_id",
     },
     "ExpertApplication": {
-        S.INSTITUTION: "institution_id", S.AUTHORITY: "authority_id", S.SELF: "expert_id",
+        S.INSTITUTION: "institution_id",
+        S.AUTHORITY: "authority_id",
+        S.SELF: "expert_id",
     },
     "ExpertUpdate": {
-        S.INSTITUTION: "expert__institution_id", S.UNIT: "expert__unit_id",
+        S.INSTITUTION: "expert__institution_id",
+        S.UNIT: "expert__unit_id",
         S.SELF: "expert_id",
     },
     "ExpertTerm": {S.INSTITUTION: "expert__institution_id", S.SELF: "expert_id"},
@@ -221,17 +238,20 @@ SCOPE_PATHS: dict[str, dict[Scope, str]] = {
     "AgreementSignature": {S.INSTITUTION: "expert__institution_id", S.SELF: "expert_id"},
     "EvaluationSession": {S.INSTITUTION: "institution_id", S.SUPERVISED: "id"},
     "SessionApplicant": {
-        S.INSTITUTION: "session__institution_id", S.SUPERVISED: "session_id",
+        S.INSTITUTION: "session__institution_id",
+        S.SUPERVISED: "session_id",
         S.OWN_APPLICATION: "id",
     },
     "PanelMember": {
-        S.INSTITUTION: "session__institution_id", S.SUPERVISED: "session_id",
+        S.INSTITUTION: "session__institution_id",
+        S.SUPERVISED: "session_id",
         S.SELF: "expert_id",
     },
     "Vote": {S.INSTITUTION: "session__institution_id", S.SELF: "expert_id"},
     "Recording": {S.INSTITUTION: "session__institution_id", S.SUPERVISED: "session_id"},
     "ConflictDeclaration": {
-        S.INSTITUTION: "session__institution_id", S.SELF: "expert_id",
+        S.INSTITUTION: "session__institution_id",
+        S.SELF: "expert_id",
         S.OWN_APPLICATION: "applicant_id",
     },
     "Complaint": {S.INSTITUTION: "institution_id"},
@@ -268,8 +288,9 @@ def allows(actor: Actor, perm: Perm) -> bool:
     return bool(_matching_grants(actor, perm))
 
 
-def _covers(actor: Actor, scope: Scope, grant: Grant, obj: Model, supervised: frozenset[int]
-            ) -> bool:
+def _covers(
+    actor: Actor, scope: Scope, grant: Grant, obj: Model, supervised: frozenset[int]
+) -> bool:
     if scope in (S.ALL, S.PUBLIC, S.PARTNER):
         return True
     path = SCOPE_PATHS.get(type(obj).__name__, {}).get(scope)
@@ -283,8 +304,9 @@ def _covers(actor: Actor, scope: Scope, grant: Grant, obj: Model, supervised: fr
     return value is not None and value == _grant_value(grant, scope)
 
 
-def require(actor: Actor, perm: Perm, obj: Model | None = None, *,
-            supervised: frozenset[int] = frozenset()) -> None:
+def require(
+    actor: Actor, perm: Perm, obj: Model | None = None, *, supervised: frozenset[int] = frozenset()
+) -> None:
     """Raise unless `actor` may do `perm` (to `obj`, when given).
 
     Unauthenticated for an anonymous caller of a non-public perm, PermissionDenied
@@ -305,8 +327,9 @@ def require(actor: Actor, perm: Perm, obj: Model | None = None, *,
     raise PermissionDenied()
 
 
-def scope_filter(actor: Actor, perm: Perm, model_name: str, *,
-                 supervised: frozenset[int] = frozenset()) -> Q | None:
+def scope_filter(
+    actor: Actor, perm: Perm, model_name: str, *, supervised: frozenset[int] = frozenset()
+) -> Q | None:
     """A Q that keeps exactly the rows `actor` may `perm`; None means every row.
 
     Public perms see the public subset (PUBLIC_FILTERS) plus whatever the actor's
@@ -341,10 +364,9 @@ def scope_filter(actor: Actor, perm: Perm, model_name: str, *,
     return clauses[0] if len(clauses) == 1 else Q(*clauses, join_type="OR")
 
 
-def scoped(actor: Actor, perm: Perm, queryset: QuerySet, *,
-           supervised: frozenset[int] = frozenset()) -> QuerySet:
+def scoped(
+    actor: Actor, perm: Perm, queryset: QuerySet, *, supervised: frozenset[int] = frozenset()
+) -> QuerySet:
     """Narrow `queryset` to the rows `actor` may `perm`, in SQL (never in Python)."""
     q = scope_filter(actor, perm, queryset.model.__name__, supervised=supervised)
     return queryset if q is None else queryset.filter(q)
-
-

@@ -24,7 +24,12 @@ def run_cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
         [sys.executable, str(ROOT / "app.py"), *args],
-        capture_output=True, text=True, env=env, cwd=tmp, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp,
+        timeout=120,
+        check=False,
     )
 
 

@@ -1,6 +1,7 @@
 """R20: the audit trail is a hash chain that detects every kind of tampering."""
 
 import asyncio
+import itertools
 
 from tortoise.transactions import in_transaction
 
@@ -28,7 +29,7 @@ async def test_verify_chain_intact_chain_is_ok():
     assert (report.ok, report.count, report.head) == (True, 5, events[-1].hash)
     assert [e.seq for e in events] == [1, 2, 3, 4, 5]
     assert events[0].prev_hash == audit.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 async def test_verify_chain_detects_edited_event():

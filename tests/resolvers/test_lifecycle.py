@@ -27,8 +27,11 @@ def test_transition_tables_cover_every_status():
             assert targets <= set(enum_cls)
 
 
-@pytest.mark.parametrize(("enum_cls", "current", "target"), ALL_PAIRS,
-                         ids=[f"{c.__name__}:{a.value}->{b.value}" for c, a, b in ALL_PAIRS])
+@pytest.mark.parametrize(
+    ("enum_cls", "current", "target"),
+    ALL_PAIRS,
+    ids=[f"{c.__name__}:{a.value}->{b.value}" for c, a, b in ALL_PAIRS],
+)
 def test_check_transition_matches_table(enum_cls, current, target):
     allowed = target in TRANSITIONS[enum_cls][current]
     if allowed:
@@ -44,9 +47,14 @@ def test_filing_lifecycle_follows_the_regulation():
     revoked; revoked is final."""
     assert TRANSITIONS[FilingStatus][FilingStatus.DRAFT] == {FilingStatus.SUBMITTED}
     assert TRANSITIONS[FilingStatus][FilingStatus.SUBMITTED] == {
-        FilingStatus.FILED, FilingStatus.REJECTED}
+        FilingStatus.FILED,
+        FilingStatus.REJECTED,
+    }
     assert TRANSITIONS[FilingStatus][FilingStatus.FILED] == {
-        FilingStatus.EXPIRED, FilingStatus.SUSPENDED, FilingStatus.REVOKED}
+        FilingStatus.EXPIRED,
+        FilingStatus.SUSPENDED,
+        FilingStatus.REVOKED,
+    }
     assert TRANSITIONS[FilingStatus][FilingStatus.REVOKED] == frozenset()
 
 
@@ -63,5 +71,7 @@ def test_finalised_session_is_immutable():
 
 def test_complaint_lifecycle_follows_r16():
     assert TRANSITIONS[ComplaintStatus][ComplaintStatus.RECEIVED] == {
-        ComplaintStatus.ACCEPTED, ComplaintStatus.NOT_ACCEPTED}
+        ComplaintStatus.ACCEPTED,
+        ComplaintStatus.NOT_ACCEPTED,
+    }
     assert TRANSITIONS[ComplaintStatus][ComplaintStatus.CLOSED] == frozenset()
