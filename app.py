@@ -284,6 +284,17 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_draw(settings: Settings, args: argparse.Namespace) -> int:
+    from resolvers import drawcore
+
+    argv = [args.bundle]
+    if args.pool_hash:
+        argv += ["--pool-hash", args.pool_hash]
+    if args.secret_hash:
+        argv += ["--secret-hash", args.secret_hash]
+    return drawcore.main(argv)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line and exit status 2."""
 
@@ -327,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     asub = a.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     v = asub.add_parser("verify", help="逐个核验审计事件哈希链")
     v.set_defaults(func=cmd_audit_verify)
+
+    vd = sub.add_parser("verify-draw", help="核验随机抽取结果包(可与事先公布的承诺哈希比对)")
+    vd.add_argument("bundle", help="抽取结果包 JSON 文件")
+    vd.add_argument("--pool-hash", default="", help="抽取前公布的 pool_hash")
+    vd.add_argument("--secret-hash", default="", help="抽取前公布的 SHA-256(server_secret)")
+    vd.set_defaults(func=cmd_verify_draw)
 
     e = sub.add_parser("export-schema", help="导出 GraphQL SDL")
     e.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql"))

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["serve", "migrate", "demo", "createuser", "sweep", "audit", "export-schema"]
+COMMANDS = [
+    "serve",
+    "migrate",
+    "demo",
+    "createuser",
+    "sweep",
+    "audit",
+    "export-schema",
+    "verify-draw",
+]
 
 
 def run_cli(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
