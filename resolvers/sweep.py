@@ -25,11 +25,14 @@ Step = Callable[[dt.date], Awaitable[dict[str, int]]]
 
 
 def _steps() -> list[tuple[str, Step]]:
-    from resolvers import institution
+    from resolvers import complaint, expert, institution
 
     return [
         ("备案到期", institution.expire_filings),
         ("到期提醒", institution.queue_expiry_notices),
+        ("专家聘期", expert.renew_terms),
+        ("超龄退出", expert.exit_over_age),
+        ("投诉逾期", complaint.escalate_overdue),
     ]
 
 
