@@ -33,8 +33,9 @@ from strawberry.types.graphql import OperationType
 from schema.account import AccountQuery
 from schema.errors import ErrorMasking, UserError, log_errors, present_all, suggestions_allowed
 from schema.expert import ExpertQuery
-from schema.institution import InstitutionQuery
+from schema.institution import InstitutionMutation, InstitutionQuery
 from schema.limits import DEFAULT_LIMITS, Limits, RequestLimits
+from schema.mutation import mutation_root
 from schema.relay import Node, resolve_nodes
 
 __all__ = ["Limits", "build_schema", "export_sdl", "graphql_route", "new_schema"]
@@ -72,6 +73,10 @@ class NodeQuery:
 )
 class Query(InstitutionQuery, ExpertQuery, AccountQuery, NodeQuery):
     pass
+
+
+# Every domain's mutation class, in one place (schema/mutation.py merges them).
+Mutation = mutation_root(InstitutionMutation)
 
 
 class PingshenSchema(strawberry.Schema):
@@ -127,7 +132,7 @@ def build_schema(limits: Limits = DEFAULT_LIMITS) -> PingshenSchema:
 
 @functools.cache
 def _build_schema(limits: Limits) -> PingshenSchema:
-    return new_schema(Query, limits=limits)
+    return new_schema(Query, Mutation, limits=limits)
 
 
 def new_schema(

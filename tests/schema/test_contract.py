@@ -62,6 +62,7 @@ def test_root_operations_are_the_contract_names():
             "committees",
             "expert",
             "experts",
+            "expiringFilings",
             "institution",
             "institutions",
             "me",
