@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tortoise import Tortoise
-from tortoise.contrib.test import truncate_all_models
+from tortoise.contrib.test import _topological_sort_models, truncate_all_models
 
 import app as app_module
 from resolvers.config import Config, configure
@@ -80,7 +80,23 @@ async def clean_tables(database: str) -> AsyncIterator[None]:
     """Each test starts from empty tables (and so from an empty audit chain)."""
     configure(Config(secret_key=TEST_SECRET, argon2_profile="cheapest"))
     yield
-    await truncate_all_models()
+    await _empty_all_tables()
+
+
+_DELETE_SCRIPT: str | None = None
+
+
+async def _empty_all_tables() -> None:
+    """Empty every table. On PostgreSQL one script of DELETEs (children first) is ~50x
+    faster than TRUNCATE of 37 tables, which rewrites every table file."""
+    global _DELETE_SCRIPT
+    if not IS_POSTGRES:
+        await truncate_all_models()
+        return
+    if _DELETE_SCRIPT is None:
+        ordered = _topological_sort_models(list(Tortoise.apps.get_models_iterable()))
+        _DELETE_SCRIPT = "".join(f'DELETE FROM "{m._meta.db_table}";' for m in ordered)
+    await Tortoise.get_connection("default").execute_script(_DELETE_SCRIPT)
 
 
 @pytest.fixture
