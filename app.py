@@ -40,6 +40,7 @@ class Settings:
     secret_key: str
     debug: bool
     var_dir: Path
+    graphql_introspection: str = "authenticated"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             secret_key=env.get("PINGSHEN_SECRET_KEY") or _stored_secret(var_dir),
             debug=env.get("PINGSHEN_DEBUG", "").lower() in ("1", "true", "yes", "on"),
             var_dir=var_dir,
+            graphql_introspection=env.get("PINGSHEN_GRAPHQL_INTROSPECTION", "authenticated"),
         )
 
     @property
@@ -58,7 +60,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def config(self) -> Config:
-        return Config(secret_key=self.secret_key, debug=self.debug)
+        return Config(secret_key=self.secret_key, debug=self.debug, var_dir=str(self.var_dir))
 
 
 def normalize_db_url(url: str) -> str:
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure(settings.config())
     from schema import graphql_route
     from views import routes as view_routes
+    from views.errors import exception_handlers
     from views.middleware import IdentityMiddleware
 
     @asynccontextmanager
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
         middleware=[Middleware(IdentityMiddleware)],
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     app.state.settings = settings
