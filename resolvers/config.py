@@ -19,6 +19,8 @@ class Config:
     youth_floor_percent: int = 20
     committee_min_roster: int = 5
     argon2_profile: str = "default"  # "cheapest" in tests only
+    # Where uploaded evidence files live, outside the web root (app.Settings.var_dir).
+    var_dir: str = "var"
     extra: dict[str, str] = field(default_factory=dict)
 
 
