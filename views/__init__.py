@@ -4,6 +4,6 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from views import health
+    from views import account, health, institution
 
-    return [*health.routes]
+    return [*health.routes, *account.routes, *institution.routes]

@@ -1,0 +1,103 @@
+"""Login, logout and the home page (zh-CN). Thin: resolvers/account.py decides."""
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from models.enums import Role
+from resolvers.account import (
+    ABSOLUTE_TIMEOUT,
+    authenticate,
+    current_user,
+    end_login_session,
+    start_login_session,
+)
+from resolvers.errors import DomainError, ErrorCode
+from views.middleware import client_addr, delete_session_cookie, set_session_cookie
+from views.templating import current_actor, is_htmx, render
+
+LOGIN_TEMPLATE = "account/login.html"
+
+
+def _login_page(
+    request: Request,
+    *,
+    username: str = "",
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        LOGIN_TEMPLATE,
+        {"username": username, "errors": errors or {}},
+        block="login_form" if is_htmx(request) else None,
+        status_code=status_code,
+    )
+
+
+async def login_form(request: Request) -> Response:
+    if not current_actor(request).is_anonymous:
+        return RedirectResponse("/", status_code=303)
+    return _login_page(request)
+
+
+async def login(request: Request) -> Response:
+    """Check the credentials; on success replace any current login session by a new
+    one (a fresh cookie value at every login defeats session fixation)."""
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "请填写用户名"
+    if not password:
+        errors["password"] = "请填写密码"
+    if errors:
+        return _login_page(request, username=username, errors=errors, status_code=422)
+    addr = client_addr(request.scope)
+    try:
+        user = await authenticate(username, password, addr)
+    except DomainError as exc:
+        status = 429 if exc.code == ErrorCode.THROTTLED else 422
+        return _login_page(
+            request,
+            username=username,
+            errors={exc.field or "form": exc.message},
+            status_code=status,
+        )
+    previous = request.state.login_session
+    if previous is not None:
+        await end_login_session(current_actor(request), previous)
+    cookie_value, _ = await start_login_session(user, addr)
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, request, cookie_value, int(ABSOLUTE_TIMEOUT.total_seconds()))
+    return response
+
+
+async def logout(request: Request) -> Response:
+    session = request.state.login_session
+    if session is not None:
+        await end_login_session(current_actor(request), session)
+    response = RedirectResponse("/login", status_code=303)
+    delete_session_cookie(response, request)
+    return response
+
+
+async def home(request: Request) -> Response:
+    actor = current_actor(request)
+    order = list(Role)
+    roles = sorted({g.role for g in actor.grants}, key=order.index)
+    user = await current_user(actor)
+    return render(
+        request,
+        "account/home.html",
+        {"roles": roles, "display_name": user.display_name if user else ""},
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/", home, methods=["GET"], name="home"),
+    Route("/login", login_form, methods=["GET"], name="login_form"),
+    Route("/login", login, methods=["POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+]

@@ -1,0 +1,121 @@
+"""The Jinja2 environment and `render()`, shared by every HTML view.
+
+One template per page; an htmx request asks for a named block of it
+(jinja2-fragments), a normal request gets the whole page. Every page receives the
+actor, the login session's CSRF token (for `<body hx-headers:inherited>` and each
+form's hidden field) and the navigation the actor's permissions allow.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from models.enums import Role
+from resolvers.actor import ANONYMOUS, Actor
+from resolvers.policy import Perm, allows
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html"]),
+    # A misspelt variable must fail the test that renders it, not print nothing.
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.BUREAU: "市人力资源社会保障局",
+    Role.RECOMMENDER: "推荐单位(行业主管部门/区人社局)",
+    Role.INSTITUTION: "评审机构工作人员",
+    Role.EXPERT: "评审专家",
+    Role.EMPLOYER: "专家所在单位",
+    Role.SUPERVISOR: "监督委员",
+    Role.APPLICANT: "申报人",
+    Role.PARTNER: "合作方",
+}
+env.globals["ROLE_LABELS"] = ROLE_LABELS
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A navigation link, shown when the actor could hold `perm` on something.
+
+    Hiding a link is presentation only; the resolver behind the page decides.
+    """
+
+    label: str
+    href: str
+    perm: Perm | None = None
+
+
+# Other pages append their entry here (import order does not matter: rendered lazily).
+NAV: list[NavItem] = [
+    NavItem("首页", "/"),
+    NavItem("评审机构", "/institutions", Perm.INSTITUTION_VIEW),
+    NavItem("年度评审方案", "/plans", Perm.PLAN_VIEW),
+    NavItem("专家库", "/experts", Perm.EXPERT_VIEW),
+    NavItem("评审会议", "/sessions", Perm.SESSION_VIEW),
+    NavItem("投诉举报", "/complaints", Perm.COMPLAINT_VIEW),
+    NavItem("证书核验", "/certificates/verify", Perm.CERTIFICATE_VERIFY),
+    NavItem("审计日志", "/audit", Perm.AUDIT_VIEW),
+    NavItem("用户管理", "/users", Perm.USER_MANAGE),
+]
+
+
+def current_actor(request: Request) -> Actor:
+    actor = getattr(request.state, "actor", None)
+    return actor if isinstance(actor, Actor) else ANONYMOUS
+
+
+def csrf_token(request: Request) -> str:
+    """The login session's CSRF token ("" when nobody is logged in)."""
+    session = getattr(request.state, "login_session", None)
+    return str(getattr(session, "csrf_token", "") or "")
+
+
+def nav_for(actor: Actor) -> list[NavItem]:
+    return [item for item in NAV if item.perm is None or allows(actor, item.perm)]
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx request that wants a fragment (boosted requests get whole pages)."""
+    return (
+        request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+    )
+
+
+def page_context(request: Request, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
+    actor = current_actor(request)
+    return {
+        "request": request,
+        "actor": actor,
+        "csrf_token": csrf_token(request),
+        "nav": nav_for(actor),
+        "current_path": request.url.path,
+        **(ctx or {}),
+    }
+
+
+def render(
+    request: Request,
+    name: str,
+    ctx: dict[str, Any] | None = None,
+    block: str | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render template `name` (or only its `block`) with the page context."""
+    context = page_context(request, ctx)
+    if block is None:
+        html = env.get_template(name).render(context)
+    else:
+        html = render_block(env, name, block, context)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
