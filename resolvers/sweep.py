@@ -24,6 +24,17 @@ _PG_SWEEP_LOCK = 7_264_839_002
 Step = Callable[[dt.date], Awaitable[dict[str, int]]]
 
 
+async def _housekeeping(today: dt.date) -> dict[str, int]:
+    """Drop expired shared state: idempotency keys (24 h) and throttle windows (1 day)."""
+    from resolvers import idempotency, throttle
+
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "idempotency_keys": await idempotency.purge_expired(now),
+        "rate_counters": await throttle.purge_counters(before=now - dt.timedelta(days=1)),
+    }
+
+
 def _steps() -> list[tuple[str, Step]]:
     from resolvers import complaint, expert, institution
 
@@ -33,6 +44,7 @@ def _steps() -> list[tuple[str, Step]]:
         ("专家聘期", expert.renew_terms),
         ("超龄退出", expert.exit_over_age),
         ("投诉逾期", complaint.escalate_overdue),
+        ("过期数据清理", _housekeeping),
     ]
 
 
