@@ -42,6 +42,21 @@ from resolvers.policy import PARTNER_API_SCOPE, Perm, require, scoped
 
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
+SESSION_COOKIE = "pingshen_session"
+
+
+def session_cookie_params(*, debug: bool) -> dict[str, Any]:
+    """The login cookie's attributes, the same for the HTML login and GraphQL `login`:
+    HttpOnly, SameSite=Lax, Secure unless in debug (plain-http development)."""
+    return {
+        "max_age": int(ABSOLUTE_TIMEOUT.total_seconds()),
+        "path": "/",
+        "httponly": True,
+        "samesite": "lax",
+        "secure": not debug,
+    }
+
+
 # last_seen_at / last_used_at are refreshed at most this often: a write per request
 # would serialise every request behind the database on SQLite.
 TOUCH_INTERVAL = dt.timedelta(minutes=1)

@@ -6,7 +6,6 @@ from starlette.routing import BaseRoute, Route
 
 from models.enums import Role
 from resolvers.account import (
-    ABSOLUTE_TIMEOUT,
     authenticate,
     current_user,
     end_login_session,
@@ -70,7 +69,7 @@ async def login(request: Request) -> Response:
         await end_login_session(current_actor(request), previous)
     cookie_value, _ = await start_login_session(user, addr)
     response = RedirectResponse("/", status_code=303)
-    set_session_cookie(response, request, cookie_value, int(ABSOLUTE_TIMEOUT.total_seconds()))
+    set_session_cookie(response, request, cookie_value)
     return response
 
 

@@ -25,11 +25,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolvers.account import resolve_api_token, resolve_login_session
+from resolvers.account import (
+    SESSION_COOKIE,
+    resolve_api_token,
+    resolve_login_session,
+    session_cookie_params,
+)
 from resolvers.actor import ANONYMOUS, Actor
 from resolvers.throttle import RateLimited
 
-SESSION_COOKIE = "pingshen_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -55,16 +59,10 @@ def client_addr(scope: Scope) -> str:
     return str(client[0]) if client else ""
 
 
-def set_session_cookie(response: Response, request: Request, value: str, max_age: int) -> None:
-    """HttpOnly, SameSite=Lax; Secure unless the app runs in debug (plain-http dev)."""
+def set_session_cookie(response: Response, request: Request, value: str) -> None:
+    """Set the login cookie with resolvers.account.session_cookie_params."""
     response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=max_age,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=not request.app.state.settings.debug,
+        SESSION_COOKIE, value, **session_cookie_params(debug=request.app.state.settings.debug)
     )
 
 
