@@ -26,6 +26,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -67,6 +68,7 @@ from models.enums import (
 from resolvers import audit
 from resolvers.actor import SYSTEM, Actor
 from resolvers.config import get_config
+from resolvers.directory import Page, PageArgs, Sort, paginate
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.lifecycle import check_transition
 from resolvers.passwords import hash_password, verify_password
@@ -1107,3 +1109,34 @@ async def overdue_complaints(actor: Actor, today: dt.date | None = None) -> list
     return await qs.filter(
         status__in=OPEN_STATUSES, answered_at__isnull=True, due_on__lt=today or _today()
     ).order_by("due_on", "id")
+
+
+# --- the handler queue as keyset pages (GraphQL API) --------------------------------
+
+
+class ComplaintOrder(StrEnum):
+    RECEIVED_ASC = "received_asc"
+    RECEIVED_DESC = "received_desc"
+
+
+COMPLAINT_SORTS: dict[ComplaintOrder, Sort] = {
+    ComplaintOrder.RECEIVED_ASC: Sort("c.created", "created_at"),
+    ComplaintOrder.RECEIVED_DESC: Sort("c.created-", "created_at", descending=True),
+}
+
+
+async def list_complaints_page(
+    actor: Actor,
+    *,
+    statuses: list[ComplaintStatus] | None = None,
+    kinds: list[ComplaintKind] | None = None,
+    order: ComplaintOrder = ComplaintOrder.RECEIVED_DESC,
+    page: PageArgs | None = None,
+) -> Page[Complaint]:
+    """The handler queue (scope minus cases against the actor, R16), keyset-paged."""
+    qs = await visible_complaints(actor)
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    return await paginate(qs, COMPLAINT_SORTS[order], page or PageArgs())

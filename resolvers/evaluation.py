@@ -26,6 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,9 +77,10 @@ from resolvers import audit
 from resolvers import draw as draws
 from resolvers.actor import Actor
 from resolvers.config import get_config
+from resolvers.directory import Page, PageArgs, Sort, paginate
 from resolvers.draw import Candidate, DrawInputs, DrawResult, Excluded, ExclusionReason, Replacement
 from resolvers.eligibility import ExpertFacts, check_can_sit
-from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied
+from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.institution import NATIONAL_SERIES, add_years, assert_can_operate
 from resolvers.lifecycle import check_transition
 from resolvers.personal import decrypt, encrypt, normalize_id_number, protect_id_number
@@ -1535,3 +1537,47 @@ async def draw_fairness(actor: Actor, committee_id: int) -> list[FairnessRow]:
             )
         )
     return out
+
+
+# --- lists (keyset pages for the GraphQL API) -----------------------------------------
+
+
+class SessionOrder(StrEnum):
+    STARTS_AT_ASC = "starts_at_asc"
+    STARTS_AT_DESC = "starts_at_desc"
+
+
+SESSION_SORTS: dict[SessionOrder, Sort] = {
+    SessionOrder.STARTS_AT_ASC: Sort("s.starts", "starts_at"),
+    SessionOrder.STARTS_AT_DESC: Sort("s.starts-", "starts_at", descending=True),
+}
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    statuses: Sequence[SessionStatus] | None = None
+    committee_id: int | None = None
+    year: int | None = None
+
+
+async def list_evaluation_sessions(
+    actor: Actor,
+    *,
+    filters: SessionFilter | None = None,
+    order: SessionOrder = SessionOrder.STARTS_AT_ASC,
+    page: PageArgs | None = None,
+) -> Page[EvaluationSession]:
+    """Sessions the actor may see (SESSION_VIEW: the bureau, the institution's staff,
+    assigned supervisors); nobody else learns that a sitting exists."""
+    if actor.is_anonymous:
+        raise Unauthenticated()
+    filters = filters or SessionFilter()
+    supervised = await _supervised(actor)
+    qs = scoped(actor, Perm.SESSION_VIEW, EvaluationSession.all(), supervised=supervised)
+    if filters.statuses is not None:
+        qs = qs.filter(status__in=list(filters.statuses))
+    if filters.committee_id is not None:
+        qs = qs.filter(committee_id=filters.committee_id)
+    if filters.year is not None:
+        qs = qs.filter(year=filters.year)
+    return await paginate(qs, SESSION_SORTS[order], page or PageArgs())

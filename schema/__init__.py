@@ -30,9 +30,12 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from schema.account import AccountQuery
+from schema.account import AccountMutation, AccountQuery
+from schema.certificate import CertificateMutation, CertificateQuery
+from schema.complaint import ComplaintMutation, ComplaintQuery
 from schema.errors import ErrorMasking, UserError, log_errors, present_all, suggestions_allowed
-from schema.expert import ExpertQuery
+from schema.evaluation import EvaluationMutation, EvaluationQuery
+from schema.expert import ExpertMutation, ExpertQuery
 from schema.institution import InstitutionMutation, InstitutionQuery
 from schema.limits import DEFAULT_LIMITS, Limits, RequestLimits
 from schema.mutation import mutation_root
@@ -71,12 +74,27 @@ class NodeQuery:
 @strawberry.type(
     description="查询入口:公开目录(评审机构、评委会、年度方案)与需登录的专家库等。\nQueries."
 )
-class Query(InstitutionQuery, ExpertQuery, AccountQuery, NodeQuery):
+class Query(
+    InstitutionQuery,
+    ExpertQuery,
+    AccountQuery,
+    EvaluationQuery,
+    CertificateQuery,
+    ComplaintQuery,
+    NodeQuery,
+):
     pass
 
 
 # Every domain's mutation class, in one place (schema/mutation.py merges them).
-Mutation = mutation_root(InstitutionMutation)
+Mutation = mutation_root(
+    AccountMutation,
+    InstitutionMutation,
+    ExpertMutation,
+    EvaluationMutation,
+    CertificateMutation,
+    ComplaintMutation,
+)
 
 
 class PingshenSchema(strawberry.Schema):

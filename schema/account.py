@@ -1,5 +1,7 @@
 """The caller's own account: `me`, and `login` / `logout` for cookie sessions."""
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -64,7 +66,11 @@ class AccountMutation:
         description="用户名密码登录(与登录页面相同的限流与审计);成功时设置 HttpOnly 会话 Cookie。"
         "\nLog in; the session cookie is set on success."
     )
-    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
+    async def login(
+        self,
+        info: Info,
+        input: Annotated[LoginInput, strawberry.argument(description="用户名与密码。")],
+    ) -> LoginPayload:
         addr = _client_addr(info)
 
         async def call() -> tuple[str, Actor]:
