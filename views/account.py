@@ -18,26 +18,43 @@ from views.templating import current_actor, is_htmx, render
 LOGIN_TEMPLATE = "account/login.html"
 
 
+def safe_next(value: str | None) -> str:
+    """Where to go after login: a path on this site only (never `//host` or a URL),
+    so the `next` parameter cannot become an open redirect."""
+    value = value or ""
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(ch) < 32 for ch in value)
+        or len(value) > 2000
+    ):
+        return ""
+    return value
+
+
 def _login_page(
     request: Request,
     *,
     username: str = "",
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    next_url: str = "",
 ) -> Response:
     return render(
         request,
         LOGIN_TEMPLATE,
-        {"username": username, "errors": errors or {}},
+        {"username": username, "errors": errors or {}, "next": next_url},
         block="login_form" if is_htmx(request) else None,
         status_code=status_code,
     )
 
 
 async def login_form(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
     if not current_actor(request).is_anonymous:
-        return RedirectResponse("/", status_code=303)
-    return _login_page(request)
+        return RedirectResponse(next_url or "/", status_code=303)
+    return _login_page(request, next_url=next_url)
 
 
 async def login(request: Request) -> Response:
@@ -46,13 +63,16 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    next_url = safe_next(str(form.get("next") or ""))
     errors: dict[str, str] = {}
     if not username:
         errors["username"] = "请填写用户名"
     if not password:
         errors["password"] = "请填写密码"
     if errors:
-        return _login_page(request, username=username, errors=errors, status_code=422)
+        return _login_page(
+            request, username=username, errors=errors, status_code=422, next_url=next_url
+        )
     addr = client_addr(request.scope)
     try:
         user = await authenticate(username, password, addr)
@@ -63,12 +83,13 @@ async def login(request: Request) -> Response:
             username=username,
             errors={exc.field or "form": exc.message},
             status_code=status,
+            next_url=next_url,
         )
     previous = request.state.login_session
     if previous is not None:
         await end_login_session(current_actor(request), previous)
     cookie_value, _ = await start_login_session(user, addr)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(next_url or "/", status_code=303)
     set_session_cookie(response, request, cookie_value)
     return response
 

@@ -779,7 +779,7 @@ def _proposed_rows(form: Form) -> tuple[list[dict[str, Any]], list[int]]:
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     for i in range(_row_count(form)):
-        raw = {k: form.text(_row_name(i, f)) for f, k in PROPOSED_FIELDS.items()}
+        raw: dict[str, Any] = {k: form.text(_row_name(i, f)) for f, k in PROPOSED_FIELDS.items()}
         raw["self_evaluation"] = form.checked(_row_name(i, "selfEvaluation"))
         if not any(v for k, v in raw.items() if k != "self_evaluation"):
             continue

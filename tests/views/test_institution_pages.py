@@ -2,15 +2,18 @@
 the public directory and plans (R1), the bureau's filing queue and review, the
 staff's application, committee and plan pages, error pages, htmx fragments, CSRF."""
 
+import contextlib
 import datetime as dt
 import html
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from models import (
     AnnualPlan,
@@ -33,7 +36,7 @@ from resolvers import account
 from resolvers import institution as svc
 from resolvers.actor import SYSTEM, Actor, Grant
 from tests import factories
-from views.middleware import SESSION_COOKIE
+from views.middleware import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 
 PASSWORD = "Lantern-orchid-7-Qx!"
 ORIGIN = "https://testserver"
@@ -666,6 +669,7 @@ async def test_forms_have_csrf_field_label_and_double_submit_guard(client, world
         for p in ("application", "committee", "plan", "committee_new")
     ]
     for response in pages:
+        assert "=&#34;" not in response.text  # attributes rendered, not escaped text
         forms = re.findall(r"<form [^>]*method=\"post\"[^>]*>.*?</form>", response.text, re.S)
         assert forms, response.url
         for form in forms:
@@ -1023,3 +1027,126 @@ async def test_nav_shows_bureau_and_staff_entries_by_role(client, asgi_app):
         '<a href="/bureau/filings">备案审核</a>' in bureau and 'href="/institution"' not in bureau
     )
     assert '<a href="/institution">本机构</a>' in own and "/bureau/filings" not in own
+
+
+async def test_login_returns_to_the_page_that_asked_for_it(client):
+    inst = await factories.institution()
+    await account.create_user(
+        SYSTEM,
+        username="staffa",
+        display_name="staffa",
+        password=PASSWORD,
+        role=Role.INSTITUTION,
+        scope_id=inst.id,
+    )
+    asked = await client.get("/institution")
+    login_page = (await client.get(asked.headers["location"])).text
+    response = await client.post(
+        "/login",
+        data={"username": "staffa", "password": PASSWORD, "next": "/institution"},
+        headers={"Origin": ORIGIN},
+    )
+    assert '<input type="hidden" name="next" value="/institution">' in login_page
+    assert (response.status_code, response.headers["location"]) == (303, "/institution")
+    assert (await client.get("/institution")).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil", "x"])
+async def test_login_next_never_leaves_the_site(client, target):
+    await account.create_user(
+        SYSTEM, username="bureau1", display_name="局", password=PASSWORD, role=Role.BUREAU
+    )
+    page = (await client.get("/login", params={"next": target})).text
+    response = await client.post(
+        "/login",
+        data={"username": "bureau1", "password": PASSWORD, "next": target},
+        headers={"Origin": ORIGIN},
+    )
+    assert 'name="next"' not in page
+    assert (response.status_code, response.headers["location"]) == (303, "/")
+
+
+# --- N+1 guards -------------------------------------------------------------------------
+
+
+class _SQLCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends (its db_client logger, at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = str(record.msg if not record.args else record.args[0]).lstrip().upper()
+        if text.startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            self.count += 1
+
+
+@contextlib.contextmanager
+def _count_sql() -> Iterator[_SQLCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter, level = _SQLCounter(), logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+
+
+async def _plan(committee: Committee) -> AnnualPlan:
+    return await AnnualPlan.create(
+        committee=committee,
+        year=YEAR,
+        series="工程技术",
+        specialty="电子信息",
+        level=Level.SENIOR,
+        status=PlanStatus.PUBLISHED,
+    )
+
+
+async def _statements(client: httpx.AsyncClient, url: str) -> int:
+    with _count_sql() as counter:
+        response = await client.get(url)
+    assert response.status_code == 200
+    return counter.count
+
+
+async def test_list_pages_issue_the_same_statements_for_1_and_20_rows(client):
+    """N+1 guard: the directory, the plans list and the bureau queue cost the same
+    number of SQL statements whatever the number of rows."""
+    await _login(client, "bureau1", Role.BUREAU)
+    urls = ["/directory", "/directory?view=committees", "/plans", "/bureau/filings"]
+
+    async def fill(n: int) -> None:
+        for _ in range(n):
+            inst = await factories.institution()
+            committee = await _committee(inst, F.FILED, name=f"{inst.name}评委会")
+            await _committee(inst, F.SUBMITTED, name=f"{inst.name}待审评委会")
+            await _plan(committee)
+            staff = await _staff_actor(inst)
+            app = await svc.create_institution_application(staff, inst.id, **_content())
+            await svc.submit_institution_application(staff, app.id)
+
+    await fill(1)
+    one = [await _statements(client, url) for url in urls]
+    await fill(19)
+    many = [await _statements(client, url) for url in urls]
+
+    assert many == one
+
+
+async def test_a_bug_gets_the_styled_500_page_without_details(asgi_app):
+    async def boom(request: Any) -> Any:
+        raise RuntimeError("secret internal detail")
+
+    asgi_app.router.routes.append(Route("/boom", boom))
+    transport = httpx.ASGITransport(app=asgi_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as c:
+        response = await c.get("/boom")
+    assert response.status_code == 500
+    assert '<h1 id="error-heading">系统出错了</h1>' in response.text
+    assert "secret internal detail" not in response.text
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["cache-control"] == "no-store"
