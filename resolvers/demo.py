@@ -41,6 +41,7 @@ from tortoise.transactions import in_transaction
 from models import (
     AgreementSignature,
     AgreementText,
+    AnnualPlan,
     Authority,
     Committee,
     CommitteeSeat,
@@ -82,6 +83,7 @@ from models.enums import (
     InvitationCategory,
     Level,
     NonAcceptanceReason,
+    PlanStatus,
     RecordingKind,
     RetirementCategory,
     Role,
@@ -1294,6 +1296,39 @@ async def demo_logins() -> list[tuple[str, str]]:
     ]
 
 
+async def _publish_plans(today: dt.date) -> int:
+    """One published annual implementation plan (Art. 9(二)) per filed committee."""
+    committees = await Committee.filter(status=FilingStatus.FILED).order_by("id")
+    year = today.year
+    plans = [
+        AnnualPlan(
+            committee_id=c.id,
+            year=year,
+            series=c.series,
+            specialty=c.specialty,
+            level=c.level,
+            conditions=f"申报人应符合《北京市{c.series}系列职称评价标准》{year}年度相应层级的学历、资历与业绩条件。",
+            procedure="个人申报、单位审核公示、评审机构受理与形式审查、评委会评审、结果公示与备案。",
+            method="材料评审结合现场答辩,评委会无记名投票表决,赞成票达到出席评委三分之二以上为通过。",
+            contact_phone=f"010-6{c.id % 10}{(c.id * 7919) % 1000000:06d}",
+            acceptance_start=dt.date(year, 6, 1),
+            acceptance_end=dt.date(year, 7, 15),
+            material_requirements="申报表、学历与资历证明、代表性业绩成果材料、单位推荐意见及公示结果。",
+            status=PlanStatus.PUBLISHED,
+            published_at=_at(dt.date(year, 5, 20), 9),
+        )
+        for c in committees
+    ]
+    await AnnualPlan.bulk_create(plans, batch_size=500)
+    created = await AnnualPlan.filter(year=year).order_by("id").values_list("id", "committee_id")
+    await audit.record_many(
+        SYSTEM,
+        "demo.load",
+        [("annual_plan", pid, {"committee_id": cid, "year": year}) for pid, cid in created],
+    )
+    return len(created)
+
+
 async def load_demo(
     *, seed: int = DEFAULT_SEED, experts: int = 2000, today: dt.date | None = None
 ) -> DemoResult:
@@ -1305,7 +1340,8 @@ async def load_demo(
     """
     if await Institution.exists():
         return DemoResult(False, "", await demo_logins())
-    plan = build_plan(seed, experts, today or dt.date.today())
+    today = today or dt.date.today()
+    plan = build_plan(seed, experts, today)
     # argon2 is slow and must not run inside the transaction (STACK-NOTES): hash once.
     password_hash = await hash_password(DEMO_PASSWORD)
     async with in_transaction():
@@ -1318,6 +1354,7 @@ async def load_demo(
             content_hash=hashlib.sha256(data.AGREEMENT_TEXT.encode()).hexdigest(),
         )
         counts = await _Writer(plan, password_hash, agreement).write()
+        counts["plan"] = await _publish_plans(today)
     in_pool = sum(1 for r in plan.rows["expert"] if r["status"] == ExpertStatus.IN_POOL)
     summary = (
         f"{counts['authority']}个推荐单位、{counts['unit']}个用人单位、"

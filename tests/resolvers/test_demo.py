@@ -10,6 +10,7 @@ from zxcvbn import zxcvbn
 
 from models import (
     AgreementSignature,
+    AnnualPlan,
     AuditEvent,
     Authority,
     Committee,
@@ -37,6 +38,7 @@ from models.enums import (
     ExpertStatus,
     FilingStatus,
     Gender,
+    PlanStatus,
     Role,
     Seat,
     SessionStatus,
@@ -72,6 +74,7 @@ MAIN_TABLES = {
     "session_applicant": SessionApplicant,
     "complaint": Complaint,
     "user": User,
+    "annual_plan": AnnualPlan,
 }
 
 
@@ -104,7 +107,9 @@ async def test_load_demo_creates_the_planned_data_set():
         "session_applicant": len(plan.rows["applicant"]),
         "complaint": 30,
         "user": 7,
+        "annual_plan": await Committee.filter(status=FilingStatus.FILED).count(),
     }
+    assert await AnnualPlan.filter(status=PlanStatus.PUBLISHED).count() > 0
     assert await ExpertEmployment.all().count() == EXPERTS
     assert await ExpertApplication.all().count() == EXPERTS
     assert result.counts["seat"] == await CommitteeSeat.all().count() == len(plan.rows["seat"])
