@@ -4,6 +4,6 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from views import account, health, institution
+    from views import account, certificate, health, institution
 
-    return [*health.routes, *account.routes, *institution.routes]
+    return [*health.routes, *account.routes, *institution.routes, *certificate.routes]

@@ -63,7 +63,7 @@ NAV: list[NavItem] = [
     NavItem("专家库", "/experts", Perm.EXPERT_VIEW),
     NavItem("评审会议", "/sessions", Perm.SESSION_VIEW),
     NavItem("投诉举报", "/complaints", Perm.COMPLAINT_VIEW),
-    NavItem("证书核验", "/certificates/verify", Perm.CERTIFICATE_VERIFY),
+    NavItem("证书核验", "/verify", Perm.CERTIFICATE_VERIFY),
     NavItem("审计日志", "/audit", Perm.AUDIT_VIEW),
     NavItem("用户管理", "/users", Perm.USER_MANAGE),
 ]
