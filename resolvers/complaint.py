@@ -21,9 +21,9 @@ handling, the written reply, deadlines and the complainant's anonymity.
 """
 
 import datetime as dt
+import functools
 import re
 import secrets
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -65,7 +65,7 @@ from models.enums import (
     TargetType,
     VoteChoice,
 )
-from resolvers import audit
+from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
 from resolvers.config import get_config
 from resolvers.directory import Page, PageArgs, Sort, paginate
@@ -101,8 +101,6 @@ _CODE_ATTEMPTS = 5
 
 _HOTLINE_RE = re.compile(r"^[0-9A-Za-z]{1,50}$")
 # Bidirectional overrides and isolates reorder displayed text (spoofed names, facts).
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_MULTILINE_OK = frozenset("\n\r\t")
 
 OPEN_STATUSES = (C.RECEIVED, C.ACCEPTED, C.IN_HANDLING)
 _COMPLAINT_REASONS = frozenset({R.NO_EVIDENCE, R.NO_CLUE, R.NO_TARGET, R.NO_FACTS})
@@ -140,6 +138,10 @@ OUTCOME_DISMISSED = "dismissed"
 
 
 # --- value types ------------------------------------------------------------------
+
+# Shared input checks (resolvers/validate.py), with this module's defaults.
+_clean = functools.partial(validate.text, multiline=False)
+_enum = validate.enum_value
 
 
 @dataclass(frozen=True)
@@ -272,33 +274,6 @@ def is_overdue(complaint: Complaint, today: dt.date) -> bool:
 
 def _fk(obj: Model, name: str) -> Any:
     return getattr(obj, f"{name}_id")
-
-
-def _clean(
-    value: str | None,
-    field: str,
-    *,
-    max_length: int,
-    required: bool = True,
-    multiline: bool = False,
-) -> str:
-    value = unicodedata.normalize("NFC", value or "").strip()
-    if required and not value:
-        raise DomainError(ErrorCode.REQUIRED, "此项为必填项", field)
-    if len(value) > max_length:
-        raise DomainError(ErrorCode.TOO_LONG, f"不能超过{max_length}个字符", field)
-    allowed = _MULTILINE_OK if multiline else frozenset()
-    for ch in value:
-        if ch in _BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and ch not in allowed):
-            raise DomainError(ErrorCode.INVALID, "不能包含控制字符", field)
-    return value
-
-
-def _enum(enum: type[Any], value: Any, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise DomainError(ErrorCode.INVALID, "取值无效", field) from None
 
 
 def _conflict() -> DomainError:

@@ -73,7 +73,7 @@ from models.enums import (
     TermStatus,
     VoteChoice,
 )
-from resolvers import audit
+from resolvers import audit, validate
 from resolvers import draw as draws
 from resolvers.actor import Actor
 from resolvers.config import get_config
@@ -102,6 +102,10 @@ _LIVE_PANEL = (PanelStatus.INVITED, PanelStatus.ACCEPTED)
 
 
 # --- value types ------------------------------------------------------------------
+
+# Shared input checks (resolvers/validate.py), with this module's defaults.
+_text = validate.text
+_enum = validate.enum_value
 
 
 @dataclass(frozen=True)
@@ -155,24 +159,6 @@ def _fk(obj: Model, name: str) -> Any:
 def session_day(session: EvaluationSession) -> dt.date:
     """The sitting's calendar day in Beijing: terms and R9 are judged on this day."""
     return session.starts_at.astimezone(BEIJING).date()
-
-
-def _text(value: Any, field: str, *, max_length: int, required: bool = True) -> str:
-    if value is not None and not isinstance(value, str):
-        raise DomainError(ErrorCode.INVALID, "应为文本", field)
-    value = (value or "").strip()
-    if required and not value:
-        raise DomainError(ErrorCode.REQUIRED, "此项为必填项", field)
-    if len(value) > max_length:
-        raise DomainError(ErrorCode.TOO_LONG, f"不能超过{max_length}个字符", field)
-    return value
-
-
-def _enum(enum: type[Any], value: Any, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise DomainError(ErrorCode.INVALID, "取值无效", field) from None
 
 
 def _int(value: Any, field: str) -> int:

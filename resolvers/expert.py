@@ -18,6 +18,7 @@ already unique, so two concurrent entries can never race for a number.
 """
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -66,7 +67,7 @@ from models.enums import (
     UnitType,
     UpdateStatus,
 )
-from resolvers import audit
+from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
 from resolvers.config import get_config
 from resolvers.eligibility import (
@@ -103,6 +104,10 @@ E, EA = ExpertStatus, ExpertApplicationStatus
 M = TypeVar("M", bound=Model)
 
 TEXT_MAX = 2000
+
+# Shared input checks (resolvers/validate.py), with this module's defaults.
+_text = functools.partial(validate.text, max_length=TEXT_MAX)
+_enum = validate.enum_value
 YOUTH_AGE = 45  # Art. 14: 45周岁以下青年专家
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ACTIVE = (E.IN_POOL, E.SUSPENDED)
@@ -166,24 +171,6 @@ def _now() -> dt.datetime:
 def _fk(obj: Model, name: str) -> Any:
     # Tortoise adds `<fk>_id` attributes at runtime; typed models do not declare them.
     return getattr(obj, f"{name}_id")
-
-
-def _text(value: Any, field: str, *, max_length: int = TEXT_MAX, required: bool = True) -> str:
-    if value is not None and not isinstance(value, str):
-        raise DomainError(ErrorCode.INVALID, "应为文本", field)
-    value = (value or "").strip()
-    if required and not value:
-        raise DomainError(ErrorCode.REQUIRED, "此项为必填项", field)
-    if len(value) > max_length:
-        raise DomainError(ErrorCode.TOO_LONG, f"不能超过{max_length}个字符", field)
-    return value
-
-
-def _enum(enum: type[Any], value: Any, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise DomainError(ErrorCode.INVALID, "取值无效", field) from None
 
 
 def _date(value: Any, field: str) -> dt.date:

@@ -10,6 +10,7 @@ written the change.
 """
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from models.enums import (
     PlanStatus,
     Seat,
 )
-from resolvers import audit
+from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
 from resolvers.config import get_config
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
@@ -59,6 +60,10 @@ M = TypeVar("M", bound=Model)
 FILING_YEARS = 3  # Art. 12: 备案有效期不超过3年
 NOTICE_DAYS = 90
 TEXT_MAX = 5000
+
+# Shared input checks (resolvers/validate.py), with this module's defaults.
+_text = functools.partial(validate.text, max_length=TEXT_MAX)
+_enum = validate.enum_value
 REASON_MAX = 2000
 # Status reasons written by an assessment start with this, so that a later passed
 # assessment lifts only a suspension that an assessment caused (R17).
@@ -137,29 +142,11 @@ def add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _text(
-    value: str | None, field: str, *, max_length: int = TEXT_MAX, required: bool = True
-) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise DomainError(ErrorCode.REQUIRED, "此项为必填项", field)
-    if len(value) > max_length:
-        raise DomainError(ErrorCode.TOO_LONG, f"不能超过{max_length}个字符", field)
-    return value
-
-
 def _phone(value: str | None, field: str, *, required: bool = True) -> str:
     value = _text(value, field, max_length=30, required=required)
     if value and not _PHONE_RE.fullmatch(value):
         raise DomainError(ErrorCode.INVALID_PHONE, "联系电话应为手机号码或带区号的固定电话", field)
     return value
-
-
-def _enum(enum: type[Any], value: Any, field: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise DomainError(ErrorCode.INVALID, "取值无效", field) from None
 
 
 def _series(value: str | None, field: str) -> str:
