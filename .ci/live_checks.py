@@ -44,15 +44,18 @@ async def make_credentials() -> dict[str, str]:
     async with app.orm(settings):
         for role in (Role.EXPERT, Role.INSTITUTION, Role.BUREAU):
             ra = await RoleAssignment.filter(role=role).order_by("id").first()
-            assert ra is not None, f"demo data has no {role} user"
+            if ra is None:
+                raise SystemExit(f"demo data has no {role} user")
             user = await User.get(id=ra.user_id)  # type: ignore[attr-defined]
             cookie, _ = await account.start_login_session(user, "127.0.0.1")
             headers[role.value] = f"Cookie: pingshen_session={cookie}"
         token, _ = await account.create_api_token(
-            SYSTEM, name="ci-fuzz", scopes=["public:read", "certificate:verify",
-                                            "complaint:submit"],
+            SYSTEM,
+            name="ci-fuzz",
+            scopes=["public:read", "certificate:verify", "complaint:submit"],
             expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-            requests_per_minute=100_000)
+            requests_per_minute=100_000,
+        )
         headers["partner"] = f"Authorization: Bearer {token}"
     return headers
 
@@ -91,9 +94,22 @@ def main() -> int:
     creds = asyncio.run(make_credentials())
 
     server = subprocess.Popen(  # noqa: S603
-        [PY, "-m", "uvicorn", "--factory", "app:create_app", "--host", "127.0.0.1",
-         "--port", str(PORT), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=open(work / "server.log", "w"),  # noqa: SIM115
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PORT),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(work / "server.log", "w"),
         stderr=subprocess.STDOUT,
     )
     failures: list[str] = []
@@ -101,19 +117,29 @@ def main() -> int:
         wait_healthy(f"http://127.0.0.1:{PORT}/healthz")
         audit = subprocess.run(  # noqa: S603
             ["node", "audit.mjs", f"http://127.0.0.1:{PORT}/graphql"],  # noqa: S607
-            cwd=ROOT / ".ci" / "graphql-http", check=False,
+            cwd=ROOT / ".ci" / "graphql-http",
+            check=False,
         )
         if audit.returncode != 0:
             failures.append("graphql-http audit")
         for who in ["anonymous", "partner", "expert", "institution", "bureau"]:
-            cmd = [args.schemathesis, "run", f"http://127.0.0.1:{PORT}/graphql",
-                   "--max-time", str(args.fuzz_seconds), "--checks", "no_crash",
-                   "--workers", "1", "--seed", "2023"]
+            cmd = [
+                args.schemathesis,
+                "run",
+                f"http://127.0.0.1:{PORT}/graphql",
+                "--max-time",
+                str(args.fuzz_seconds),
+                "--checks",
+                "no_crash",
+                "--workers",
+                "1",
+                "--seed",
+                "2023",
+            ]
             if who in creds:
                 cmd += ["-H", creds[who]]
             print(f"--- schemathesis as {who}", flush=True)
-            st_env = {**env, "SCHEMATHESIS_HOOKS": "st_hooks",
-                      "PYTHONPATH": str(ROOT / ".ci")}
+            st_env = {**env, "SCHEMATHESIS_HOOKS": "st_hooks", "PYTHONPATH": str(ROOT / ".ci")}
             result = subprocess.run(cmd, cwd=ROOT, env=st_env, check=False)  # noqa: S603
             if result.returncode != 0:
                 failures.append(f"schemathesis ({who})")
