@@ -1433,3 +1433,34 @@ async def test_draw_fairness_counts_against_uniform_expectation_and_flags_outlie
     with pytest.raises(PermissionDenied):
         await svc.draw_fairness(w.supervisor, w.committee.id)
     assert first.id != 0
+
+
+async def test_expired_institution_is_refused_at_creation_draw_and_vote_recording_r2():
+    """Art. 12: a filing past its end date blocks every operation, even before the
+    sweep has marked it expired (the check at every use)."""
+    w = await _world(roster=5, vice_chairs=1)
+    session = await _drawn(w, panel=5, backups=0)
+    present = await _sit(w, session, present=4)
+    [applicant] = await SessionApplicant.filter(session_id=session.id)
+    planned = await _session(w)
+    await Institution.filter(id=w.inst.id).update(valid_until=TODAY - dt.timedelta(days=1))
+    assert (await Institution.get(id=w.inst.id)).status == FilingStatus.FILED
+    before = await _state()
+    attempts = [
+        svc.create_evaluation_session(
+            w.staff,
+            w.committee.id,
+            starts_at=_at(SESSION_DAY, 9),
+            ends_at=_at(SESSION_DAY, 17),
+            place="会议室",
+            panel_size=3,
+        ),
+        svc.commit_draw(w.staff, planned.id),
+        svc.cast_vote(await _expert_actor(present[0]), session.id, applicant.id, choice="for"),
+        svc.record_paper_ballots(w.staff, session.id, applicant.id, votes={present[1].id: "for"}),
+    ]
+    for attempt in attempts:
+        with pytest.raises(DomainError) as e:
+            await attempt
+        assert e.value.code == ErrorCode.INSTITUTION_EXPIRED
+    assert await _state() == before
