@@ -90,3 +90,72 @@ async def test_total_count_runs_no_count_query_when_not_selected():
     with_count, _ = await _statements("{ institutions { totalCount edges { node { id } } } }")
     without, _ = await _statements("{ institutions { edges { node { id } } } }")
     assert (with_count, without) == (2, 1)
+
+
+SESSIONS = """
+query { evaluationSessions(first: 100) { edges { node {
+  id year place status committee { name }
+} } } }
+"""
+COMPLAINTS = """
+query { complaints(first: 100) { totalCount edges { node {
+  id kind status trackingCode dueOn facts
+} } } }
+"""
+
+
+async def _session_world(n: int) -> None:
+    import datetime as dt
+
+    from models import EvaluationSession
+
+    inst = await factories.institution()
+    com = await committee(inst)
+    at = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    for i in range(n):
+        await EvaluationSession.create(
+            committee=com,
+            institution=inst,
+            year=2026,
+            starts_at=at,
+            ends_at=at,
+            place=f"会议室{i}",
+            panel_size=5,
+        )
+
+
+async def _complaint_world(n: int) -> None:
+    from models import Complaint
+    from models.enums import ComplaintChannel, ComplaintKind, TargetType
+
+    inst = await factories.institution()
+    for _ in range(n):
+        await Complaint.create(
+            kind=ComplaintKind.COMPLAINT,
+            channel=ComplaintChannel.WEB,
+            target_type=TargetType.INSTITUTION,
+            target_id=inst.id,
+            facts="事实",
+            tracking_code=f"T{await Complaint.all().count():011d}",
+            query_password_hash="h",
+        )
+
+
+async def test_evaluation_sessions_list_statement_count_is_flat_from_1_to_50():
+    await _session_world(1)
+    one, data_one = await _statements(SESSIONS)
+    await _session_world(49)
+    fifty, data_fifty = await _statements(SESSIONS)
+    assert len(data_one["evaluationSessions"]["edges"]) == 1
+    assert len(data_fifty["evaluationSessions"]["edges"]) == 50
+    assert one == fifty
+
+
+async def test_complaints_list_statement_count_is_flat_from_1_to_50():
+    await _complaint_world(1)
+    one, data_one = await _statements(COMPLAINTS)
+    await _complaint_world(49)
+    fifty, data_fifty = await _statements(COMPLAINTS)
+    assert data_one["complaints"]["totalCount"] == 1
+    assert len(data_fifty["complaints"]["edges"]) == 50
+    assert one == fifty
