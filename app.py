@@ -21,8 +21,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import Tortoise
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -41,6 +44,8 @@ class Settings:
     debug: bool
     var_dir: Path
     graphql_introspection: str = "authenticated"
+    # Base64 Ed25519 private key for certificate signatures (resolvers/certsign.py).
+    cert_signing_key: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,11 +53,12 @@ class Settings:
         var_dir = Path(env.get("PINGSHEN_VAR_DIR", "var")).resolve()
         url = env.get("PINGSHEN_DATABASE_URL") or f"sqlite://{var_dir / 'pingshen.sqlite3'}"
         return cls(
-            database_url=normalize_db_url(url),
+            database_url=_with_pool_max(normalize_db_url(url), env.get("PINGSHEN_DB_POOL_MAX", "")),
             secret_key=env.get("PINGSHEN_SECRET_KEY") or _stored_secret(var_dir),
             debug=env.get("PINGSHEN_DEBUG", "").lower() in ("1", "true", "yes", "on"),
             var_dir=var_dir,
             graphql_introspection=env.get("PINGSHEN_GRAPHQL_INTROSPECTION", "authenticated"),
+            cert_signing_key=env.get("PINGSHEN_CERT_SIGNING_KEY", ""),
         )
 
     @property
@@ -60,7 +66,10 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     def config(self) -> Config:
-        return Config(secret_key=self.secret_key, debug=self.debug, var_dir=str(self.var_dir))
+        extra = {"cert_signing_key": self.cert_signing_key} if self.cert_signing_key else {}
+        return Config(
+            secret_key=self.secret_key, debug=self.debug, var_dir=str(self.var_dir), extra=extra
+        )
 
 
 def normalize_db_url(url: str) -> str:
@@ -69,6 +78,16 @@ def normalize_db_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgres://" + url[len(prefix) :]
     return url
+
+
+def _with_pool_max(url: str, pool_max: str) -> str:
+    """PINGSHEN_DB_POOL_MAX as the `maxsize` Tortoise passes to asyncpg's pool (per
+    process: N workers open up to N × maxsize connections)."""
+    if not pool_max or not url.startswith("postgres://") or "maxsize=" in url:
+        return url
+    if not pool_max.isdigit() or int(pool_max) < 1:
+        raise CLIError(f"PINGSHEN_DB_POOL_MAX 须为正整数,当前为 {pool_max!r}")
+    return f"{url}{'&' if '?' in url else '?'}maxsize={int(pool_max)}"
 
 
 def _stored_secret(var_dir: Path) -> str:
@@ -134,12 +153,60 @@ def create_app(settings: Settings | None = None) -> Starlette:
             graphql_route(),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
-        middleware=[Middleware(IdentityMiddleware)],
+        middleware=[Middleware(DatabaseUnavailableMiddleware), Middleware(IdentityMiddleware)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     app.state.settings = settings
     return app
+
+
+class DatabaseUnavailableMiddleware:
+    """Outermost: a request that fails because the database is unreachable (e.g. while
+    PostgreSQL restarts) gets 503 instead of the 500 page; the pool reconnects by itself
+    once the server is back, so no restart of the app is needed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        from resolvers.health import is_connection_error
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not is_connection_error(exc):
+                raise
+            log.warning("database unavailable: %s on %s", type(exc).__name__, scope["path"])
+            await _unavailable(Request(scope))(scope, receive, send)
+
+
+def _unavailable(request: Request) -> Response:
+    from views.errors import error_page
+    from views.middleware import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+
+    message = "系统暂时无法连接数据库,请稍后重试。"
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    headers.update({"retry-after": "5", "cache-control": "no-store"})
+    if request.url.path.startswith("/graphql") or "json" in request.headers.get("accept", ""):
+        body = {"errors": [{"message": message, "extensions": {"code": "UNAVAILABLE"}}]}
+        return JSONResponse(body, status_code=503, headers=headers)
+    headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+    try:
+        return error_page(request, 503, message=message, headers=headers)
+    except Exception:  # like the 500 page, this one must never raise
+        log.exception("503 page failed to render")
+        return PlainTextResponse(message, status_code=503, headers=headers)
 
 
 # --- command line ----------------------------------------------------------------------
@@ -180,11 +247,29 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    workers = int(args.workers)
+    if workers < 1:
+        raise CLIError("--workers 须为正整数")
+    if workers > 1 and settings.is_sqlite:
+        raise CLIError("SQLite 只能单进程运行:多进程(--workers 大于 1)请改用 PostgreSQL")
+    # Only these peers may set the client address (X-Forwarded-For) that throttling uses.
+    trusted = args.forwarded_allow_ips or os.environ.get("PINGSHEN_TRUSTED_PROXIES") or "127.0.0.1"
     _run(lambda: migrate_db(settings))
     if args.demo:
         cmd_demo(settings, argparse.Namespace(seed=args.seed, experts=args.experts))
-    print(f"pingshen 正在 http://{args.host}:{args.port}/ 提供服务")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    print(f"pingshen 正在 http://{args.host}:{args.port}/ 提供服务({workers} 个进程)")
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "proxy_headers": bool(args.proxy_headers),
+        "forwarded_allow_ips": trusted,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+    else:
+        # Each worker builds its own app (and pool) from the same environment.
+        uvicorn.run("app:create_app", factory=True, workers=workers, app_dir=str(ROOT), **common)
     return 0
 
 
@@ -316,6 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="空数据库时载入演示数据")
     s.add_argument("--seed", type=int, default=2023)
     s.add_argument("--experts", type=int, default=2000)
+    s.add_argument("--workers", type=int, default=1, help="进程数(大于 1 时须用 PostgreSQL)")
+    s.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="信任反向代理的 X-Forwarded-For/-Proto(仅限 --forwarded-allow-ips 所列地址)",
+    )
+    s.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="可信反向代理地址,逗号分隔(默认取 PINGSHEN_TRUSTED_PROXIES,否则 127.0.0.1)",
+    )
     s.set_defaults(func=cmd_serve)
 
     m = sub.add_parser("migrate", help="把数据库迁移到最新版本")

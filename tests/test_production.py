@@ -1,0 +1,416 @@
+"""Production scale-out (issue 12): `pingshen serve --workers`, proxy headers, pool size,
+503 while the database is unreachable, and two app processes sharing one PostgreSQL
+database (sessions, throttles and idempotency keys live in the database, not in a
+process)."""
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import OperationalError
+
+import app
+from resolvers.health import is_connection_error
+from views.middleware import SESSION_COOKIE
+
+ROOT = Path(app.__file__).resolve().parent
+PG_URL = os.environ.get("PINGSHEN_TEST_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith(("postgres://", "postgresql://"))
+PASSWORD = "Yongle-Dadian-1403!"
+LOGIN = """mutation($u: String!, $p: String!) {
+  login(input: {username: $u, password: $p}) { me { username } errors { code } }
+}"""
+SUBMIT = """mutation($input: SubmitComplaintInput!) {
+  submitComplaint(input: $input) { trackingCode status errors { field code } }
+}"""
+SEED = f"""
+import asyncio
+from app import Settings, orm
+from models.enums import Role
+from resolvers import account
+from resolvers.actor import SYSTEM
+from tests import factories
+
+async def go():
+    async with orm(Settings.from_env()):
+        for name in ("bureau1", "victim"):
+            await account.create_user(
+                SYSTEM, username=name, display_name=name, password={PASSWORD!r},
+                role=Role.BUREAU,
+            )
+        print((await factories.institution()).id)
+
+asyncio.run(go())
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(database_url: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINGSHEN_")}
+    env.update(
+        PINGSHEN_DATABASE_URL=database_url,
+        PINGSHEN_SECRET_KEY="multi-process-test-secret-0123456789",
+        PINGSHEN_VAR_DIR=str(var_dir),
+        PINGSHEN_DEBUG="1",  # session cookies without Secure, so they travel over http
+    )
+    return env
+
+
+@contextlib.contextmanager
+def _servers(commands: list[list[str]], env: dict[str, str], logs: Path) -> Iterator[None]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i, cmd in enumerate(commands):
+            with open(logs / f"server{i}.log", "wb") as log:
+                procs.append(
+                    subprocess.Popen(  # noqa: S603 (our own interpreter and app)
+                        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def _wait_listening(client: httpx.AsyncClient, base: str, logs: Path) -> None:
+    for _ in range(150):
+        with contextlib.suppress(httpx.TransportError):
+            await client.get(f"{base}/healthz")
+            return
+        await asyncio.sleep(0.1)
+    detail = await asyncio.to_thread(
+        lambda: "\n".join(p.read_text(errors="replace") for p in sorted(logs.glob("*.log")))
+    )
+    raise AssertionError(f"server at {base} did not start:\n{detail}")
+
+
+async def _check_call(cmd: list[str], env: dict[str, str]) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode()
+
+
+def _uvicorn(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", "app:create_app", "--port", str(port)]
+
+
+# --- command line and settings (any database) ------------------------------------------
+
+
+def test_serve_refuses_more_than_one_worker_on_sqlite(tmp_path, monkeypatch, capsys):
+    """Issue 12: SQLite serves one process; the refusal is one line, exit status 2."""
+    monkeypatch.setenv("PINGSHEN_DATABASE_URL", f"sqlite://{tmp_path / 'db.sqlite3'}")
+    monkeypatch.setenv("PINGSHEN_SECRET_KEY", "s" * 40)
+
+    status = app.main(["serve", "--workers", "2"])
+
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "pingshen: SQLite 只能单进程运行:多进程(--workers 大于 1)请改用 PostgreSQL\n"
+    )
+    assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_serve_refuses_zero_workers(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PINGSHEN_DATABASE_URL", f"sqlite://{tmp_path / 'db.sqlite3'}")
+    monkeypatch.setenv("PINGSHEN_SECRET_KEY", "s" * 40)
+
+    assert app.main(["serve", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "pingshen: --workers 须为正整数\n"
+
+
+def test_serve_parser_takes_workers_and_trusted_proxies():
+    args = app.build_parser().parse_args(
+        ["serve", "--workers", "4", "--proxy-headers", "--forwarded-allow-ips", "10.0.0.2,10.0.0.3"]
+    )
+    assert (args.workers, args.proxy_headers, args.forwarded_allow_ips) == (
+        4,
+        True,
+        "10.0.0.2,10.0.0.3",
+    )
+    defaults = app.build_parser().parse_args(["serve"])
+    assert (defaults.workers, defaults.proxy_headers, defaults.forwarded_allow_ips) == (
+        1,
+        False,
+        None,
+    )
+
+
+def test_pool_max_becomes_the_asyncpg_maxsize():
+    settings = app.Settings.from_env(
+        {
+            "PINGSHEN_DATABASE_URL": "postgresql://u:p@db.internal:5432/pingshen",
+            "PINGSHEN_SECRET_KEY": "k" * 40,
+            "PINGSHEN_DB_POOL_MAX": "20",
+        }
+    )
+    assert settings.database_url == "postgres://u:p@db.internal:5432/pingshen?maxsize=20"
+    assert expand_db_url(settings.database_url)["credentials"]["maxsize"] == "20"
+
+
+def test_pool_max_unset_keeps_the_default_and_sqlite_ignores_it(tmp_path):
+    pg = app.Settings.from_env(
+        {"PINGSHEN_DATABASE_URL": "postgres://u@h/db", "PINGSHEN_SECRET_KEY": "k" * 40}
+    )
+    lite = app.Settings.from_env(
+        {
+            "PINGSHEN_DATABASE_URL": f"sqlite://{tmp_path / 'x.sqlite3'}",
+            "PINGSHEN_SECRET_KEY": "k" * 40,
+            "PINGSHEN_DB_POOL_MAX": "20",
+        }
+    )
+    assert pg.database_url == "postgres://u@h/db"
+    assert "maxsize" not in expand_db_url(pg.database_url)["credentials"]
+    assert lite.database_url == f"sqlite://{tmp_path / 'x.sqlite3'}"
+
+
+def test_pool_max_must_be_a_positive_integer():
+    with pytest.raises(app.CLIError) as caught:
+        app.Settings.from_env(
+            {
+                "PINGSHEN_DATABASE_URL": "postgres://u@h/db",
+                "PINGSHEN_SECRET_KEY": "k" * 40,
+                "PINGSHEN_DB_POOL_MAX": "0",
+            }
+        )
+    assert str(caught.value) == "PINGSHEN_DB_POOL_MAX 须为正整数,当前为 '0'"
+
+
+def test_cert_signing_key_from_the_environment_reaches_the_config():
+    """R18: the certificate key is read from Config.extra by resolvers/certsign.py."""
+    key = "q" * 43 + "="
+    with_key = app.Settings.from_env(
+        {"PINGSHEN_SECRET_KEY": "k" * 40, "PINGSHEN_CERT_SIGNING_KEY": key}
+    )
+    without = app.Settings.from_env({"PINGSHEN_SECRET_KEY": "k" * 40})
+    assert with_key.config().extra == {"cert_signing_key": key}
+    assert without.config().extra == {}
+
+
+def test_connection_errors_are_told_apart_from_bugs():
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    wrapped = OperationalError(lost)
+    wrapped.__cause__ = lost
+    assert [
+        is_connection_error(e)
+        for e in (
+            lost,
+            wrapped,
+            asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+            asyncpg.exceptions.AdminShutdownError("terminating connection"),
+            ConnectionRefusedError(111, "Connection refused"),
+            OSError("Multiple exceptions: [Errno 111] Connect call failed"),
+            FileNotFoundError(2, "No such file"),
+            ValueError("bad"),
+            OperationalError("syntax error"),
+        )
+    ] == [True, True, True, True, True, True, False, False, False]
+
+
+async def test_unreachable_database_gives_503_not_500(tmp_path):
+    """Issue 12 §4: while the database is down, /healthz and requests that need it
+    answer 503 (no traceback); pages that need no database still work."""
+    port = _free_port()
+    env = _env("postgres://postgres@127.0.0.1:1/nowhere", tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=10) as client:
+        with _servers([_uvicorn(port)], env, tmp_path):
+            await _wait_listening(client, base, tmp_path)
+            health = await client.get(f"{base}/healthz")
+            page = await client.get(f"{base}/", headers={"Cookie": f"{SESSION_COOKIE}=stale"})
+            data = await client.get(
+                f"{base}/",
+                headers={"Cookie": f"{SESSION_COOKIE}=stale", "Accept": "application/json"},
+            )
+            login_page = await client.get(f"{base}/login")
+    assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
+    assert page.status_code == 503
+    assert "系统暂时无法连接数据库,请稍后重试。" in page.text
+    assert "Traceback" not in page.text
+    assert page.headers["retry-after"] == "5"
+    assert (data.status_code, data.json()) == (
+        503,
+        {
+            "errors": [
+                {
+                    "message": "系统暂时无法连接数据库,请稍后重试。",
+                    "extensions": {"code": "UNAVAILABLE"},
+                }
+            ]
+        },
+    )
+    assert login_page.status_code == 200
+
+
+# --- two processes, one PostgreSQL database ---------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _scratch_database() -> AsyncIterator[str]:
+    parts = urlsplit(app.normalize_db_url(PG_URL))
+    name = f"pingshen_mp_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(parts._replace(path=f"/{name}"))
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _complaints(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM complaint"))
+    finally:
+        await conn.close()
+
+
+async def _terminate_backends(database_url: str) -> int:
+    """End the app processes' connections to the scratch database (and only those);
+    wait until they are gone so the processes have seen the sockets close."""
+    name = urlsplit(database_url).path.lstrip("/")
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            name,
+        )
+        for _ in range(50):
+            left = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        return int(ended)
+    finally:
+        await admin.close()
+
+
+async def _login(client: httpx.AsyncClient, base: str, user: str, password: str, **kw: Any):
+    response = await client.post(
+        f"{base}/graphql", json={"query": LOGIN, "variables": {"u": user, "p": password}}, **kw
+    )
+    return response.json()["data"]["login"]
+
+
+async def _whoami(client: httpx.AsyncClient, base: str) -> str | None:
+    page = (await client.get(f"{base}/")).text
+    marker = '<span class="account-name">'
+    return page.split(marker, 1)[1].split("<", 1)[0] if marker in page else None
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="needs PINGSHEN_TEST_DATABASE_URL on PostgreSQL")
+async def test_two_processes_share_sessions_throttles_and_idempotency_keys(tmp_path):
+    """Issue 12 §1, §2, §6: nothing lives in one process's memory."""
+    async with _scratch_database() as url:
+        env = _env(url, tmp_path)
+        await _check_call([sys.executable, "app.py", "migrate"], env)
+        port_a, port_b = _free_port(), _free_port()
+        a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+        commands = [
+            # A through the real CLI, trusting the loopback proxy's X-Forwarded-For.
+            [
+                sys.executable,
+                "app.py",
+                "serve",
+                "--port",
+                str(port_a),
+                "--proxy-headers",
+                "--forwarded-allow-ips",
+                "127.0.0.1",
+            ],
+            [*_uvicorn(port_b), "--no-proxy-headers"],
+        ]
+        with _servers(commands, env, tmp_path):
+            async with (
+                httpx.AsyncClient(timeout=20) as user,
+                httpx.AsyncClient(timeout=20) as anon,
+            ):
+                # Seed while the two processes start up.
+                seeded = await _check_call([sys.executable, "-c", SEED], env)
+                institution_id = int(seeded.split()[-1])
+                await _wait_listening(anon, a, tmp_path)
+                await _wait_listening(anon, b, tmp_path)
+
+                # A session created on A works on B, and a logout on B ends it on A.
+                assert await _login(user, a, "bureau1", PASSWORD) == {
+                    "me": {"username": "bureau1"},
+                    "errors": [],
+                }
+                assert (await _whoami(user, b), await _whoami(user, a)) == ("bureau1", "bureau1")
+
+                # The server ends every pooled connection (as a PostgreSQL restart does):
+                # both processes reconnect by themselves, with no restart of the app.
+                assert await _terminate_backends(url) > 0
+                assert [(await anon.get(f"{x}/healthz")).status_code for x in (a, b)] == [200, 200]
+                assert (await _whoami(user, a), await _whoami(user, b)) == ("bureau1", "bureau1")
+
+                # An idempotency key replayed on the other process returns the first result.
+                body = {
+                    "query": SUBMIT,
+                    "variables": {
+                        "input": {
+                            "kind": "COMPLAINT",
+                            "targetType": "INSTITUTION",
+                            "targetId": institution_id,
+                            "facts": "该机构在评审中收取与评审结果挂钩的费用。",
+                            "clues": "缴费收据",
+                            "anonymous": True,
+                        }
+                    },
+                }
+                key = {"Idempotency-Key": "mp-" + uuid.uuid4().hex}
+                first = (await anon.post(f"{a}/graphql", json=body, headers=key)).json()
+                again = (await anon.post(f"{b}/graphql", json=body, headers=key)).json()
+                created = first["data"]["submitComplaint"]
+                assert (created["status"], created["errors"]) == ("RECEIVED", [])
+                assert again["data"]["submitComplaint"] == created
+                assert await _complaints(url) == 1
+
+                # Failures alternate between A and B; the shared counter throttles the 11th.
+                codes = []
+                for i in range(12):
+                    base = a if i % 2 == 0 else b
+                    outcome = await _login(anon, base, "victim", f"wrong-{i}-password")
+                    codes.append(outcome["errors"][0]["code"])
+                assert codes == ["INVALID_CREDENTIALS"] * 10 + ["THROTTLED"] * 2
+
+                # The loopback address is throttled now. A trusts the proxy header, so a
+                # client forwarded from elsewhere logs in there; B does not trust it.
+                forwarded = {"X-Forwarded-For": "198.51.100.7"}
+                via_a = await _login(anon, a, "bureau1", PASSWORD, headers=forwarded)
+                via_b = await _login(anon, b, "bureau1", PASSWORD, headers=forwarded)
+                assert via_a == {"me": {"username": "bureau1"}, "errors": []}
+                assert via_b == {"me": None, "errors": [{"code": "THROTTLED"}]}
