@@ -409,7 +409,13 @@ class _Builder:
             if spec.unit:
                 row["@unit:unit"] = self.units_by_name[spec.unit]
             self.plan.add("institution", row)
-            self._institution_application(i, status, filed_at, fields, committees_of[i])
+            self._institution_application(
+                i,
+                status,
+                filed_at,
+                {"kind": str(spec.kind), **fields},
+                [_committee_fields(spec, c) for c in committees_of[i]],
+            )
             assessed = status == FilingStatus.SUSPENDED or (
                 status == FilingStatus.FILED and i % 5 == 1
             )
@@ -422,7 +428,7 @@ class _Builder:
         status: FilingStatus,
         filed_at: dt.date | None,
         content: dict[str, Any],
-        committees: list[data.CommitteeSpec],
+        committees: list[dict[str, Any]],
     ) -> None:
         app_status = {
             FilingStatus.DRAFT: ApplicationStatus.DRAFT,
@@ -440,10 +446,8 @@ class _Builder:
                 "@institution:institution": institution,
                 "status": app_status,
                 "content": content,
-                "proposed_committees": [
-                    {"series": c.series, "specialty": c.specialty, "level": str(c.level)}
-                    for c in committees
-                ],
+                # The same shape institution.create_institution_application stores.
+                "proposed_committees": committees,
                 "submitted_at": submitted_at,
                 "decided_at": decided_at,
             },
@@ -495,23 +499,11 @@ class _Builder:
                 )
                 valid_until = anniversary(filed_at, 3)
             self.committee_filed.append(filed_at)
-            self_evaluation = inst_spec.kind == InstitutionKind.EMPLOYER
             self.plan.add(
                 "committee",
                 {
                     "@institution:institution": spec.institution,
-                    "name": _committee_name(inst_spec.short, spec),
-                    "series": spec.series,
-                    "specialty": spec.specialty,
-                    "level": spec.level,
-                    "applicant_scope": _applicant_scope(inst_spec, spec),
-                    "quantitative_standard": f"按照北京市{spec.series}系列职称评价基本标准条件,"
-                    "从思想品德、专业能力、工作业绩和学术成果四个方面量化赋分,满分100分,"
-                    "其中业绩成果占60分;得分70分及以上方可提交评委会评议。",
-                    "procedure": "个人申报、单位审核推荐、评审机构受理与资格审查、评前培训、"
-                    "从专家库随机抽取评审专家、答辩与评议、无记名投票表决(赞成票达到出席专家"
-                    "三分之二及以上为通过)、结果公示与备案。",
-                    "self_evaluation": self_evaluation,
+                    **_committee_fields(inst_spec, spec),
                     "status": status,
                     "filed_at": filed_at,
                     "valid_until": valid_until,
@@ -1115,6 +1107,25 @@ def _at(day: dt.date, hour: int) -> dt.datetime:
 def _scope_label(series: str, specialty: str, level: Level) -> str:
     middle = "" if specialty == series else f"{specialty}专业"
     return f"{series}系列{middle}{LEVEL_LABELS[level]}"
+
+
+def _committee_fields(inst: data.InstitutionSpec, spec: data.CommitteeSpec) -> dict[str, Any]:
+    """The Art. 11 fields of a committee: the same in its application and its filing."""
+    return {
+        "name": _committee_name(inst.short, spec),
+        "series": spec.series,
+        "specialty": spec.specialty,
+        "level": str(spec.level),
+        "applicant_scope": _applicant_scope(inst, spec),
+        "quantitative_standard": f"按照北京市{spec.series}系列职称评价基本标准条件,"
+        "从思想品德、专业能力、工作业绩和学术成果四个方面量化赋分,满分100分,"
+        "其中业绩成果占60分;得分70分及以上方可提交评委会评议。",
+        "procedure": "个人申报、单位审核推荐、评审机构受理与资格审查、评前培训、"
+        "从专家库随机抽取评审专家、答辩与评议、无记名投票表决(赞成票达到出席专家"
+        "三分之二及以上为通过)、结果公示与备案。",
+        # Self-evaluation (自主评聘) committees are run by employers (Art. 23).
+        "self_evaluation": inst.kind == InstitutionKind.EMPLOYER,
+    }
 
 
 def _committee_name(short: str, spec: data.CommitteeSpec) -> str:

@@ -58,15 +58,11 @@ class NavItem:
 # Other pages append their entry here (import order does not matter: rendered lazily).
 NAV: list[NavItem] = [
     NavItem("首页", "/"),
-    NavItem("评审机构", "/institutions", Perm.INSTITUTION_VIEW),
+    NavItem("评审机构", "/directory", Perm.INSTITUTION_VIEW),
     NavItem("年度评审方案", "/plans", Perm.PLAN_VIEW),
-    NavItem("专家库", "/experts", Perm.EXPERT_VIEW),
-    NavItem("评审会议", "/sessions", Perm.SESSION_VIEW),
-    NavItem("投诉举报", "/complaints", Perm.COMPLAINT_VIEW),
     NavItem("证书核验", "/verify", Perm.CERTIFICATE_VERIFY),
-    NavItem("审计日志", "/audit", Perm.AUDIT_VIEW),
-    NavItem("用户管理", "/users", Perm.USER_MANAGE),
 ]
+# Only pages that exist are listed; each domain's views module appends its own entries.
 
 
 def current_actor(request: Request) -> Actor:

@@ -70,7 +70,8 @@ async def test_login_page_is_a_zh_cn_form_with_security_headers(client):
     assert '<script src="/static/js/htmx.min.js" defer></script>' in page
     assert "<style" not in page and "style=" not in page and "<script>" not in page
     assert response.headers["content-security-policy"] == (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-hashes' "
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='; img-src 'self' data:; "
         "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
     )
     assert CONTENT_SECURITY_POLICY == response.headers["content-security-policy"]
@@ -107,15 +108,15 @@ async def test_home_shows_user_roles_csrf_header_and_no_store(client):
     assert "<li>市人力资源社会保障局</li>" in response.text
     assert f"""<body hx-headers:inherited='{{"X-CSRF-Token": "{token}"}}'>""" in response.text
     assert f'<input type="hidden" name="csrf_token" value="{token}">' in response.text
-    assert '<a href="/users">用户管理</a>' in response.text
+    assert '<a href="/bureau/filings">备案审核</a>' in response.text
 
 
 async def test_home_anonymous_shows_login_link_and_public_nav_only(client):
     response = await client.get("/")
     assert response.status_code == 200
     assert '<a href="/login">登录</a>' in response.text
-    assert '<a href="/institutions">评审机构</a>' in response.text
-    assert "/users" not in response.text and "/audit" not in response.text
+    assert '<a href="/directory">评审机构</a>' in response.text
+    assert "/bureau/filings" not in response.text and '/institution"' not in response.text
 
 
 async def test_login_page_redirects_when_logged_in(client):
