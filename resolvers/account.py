@@ -35,6 +35,7 @@ from models import (
 from models.enums import Role
 from resolvers import audit, throttle
 from resolvers.actor import Actor, Grant
+from resolvers.common import utcnow as _now
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.personal import decrypt
@@ -86,10 +87,6 @@ ROLE_SCOPES: dict[Role, tuple[str, type[Model]]] = {
 }
 # Bureau needs no scope; a supervisor's sessions come from SupervisorAssignment.
 UNSCOPED_ROLES = frozenset({Role.BUREAU, Role.SUPERVISOR})
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _sha256(value: str) -> str:

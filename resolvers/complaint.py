@@ -67,6 +67,8 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
+from resolvers.common import fk_id as _fk
+from resolvers.common import utcnow as _now
 from resolvers.config import get_config
 from resolvers.directory import Page, PageArgs, Sort, paginate
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
@@ -236,10 +238,6 @@ class RecountResult:
 # --- small helpers ----------------------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def local_date(moment: dt.datetime) -> dt.date:
     """The calendar day in Beijing: deadlines start from the local receipt day."""
     return moment.astimezone(TZ).date()
@@ -270,10 +268,6 @@ def is_overdue(complaint: Complaint, today: dt.date) -> bool:
         and complaint.due_on is not None
         and complaint.due_on < today
     )
-
-
-def _fk(obj: Model, name: str) -> Any:
-    return getattr(obj, f"{name}_id")
 
 
 def _conflict() -> DomainError:

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
-from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -76,6 +75,8 @@ from models.enums import (
 from resolvers import audit, validate
 from resolvers import draw as draws
 from resolvers.actor import Actor
+from resolvers.common import fk_id as _fk
+from resolvers.common import utcnow as _now
 from resolvers.config import get_config
 from resolvers.directory import Page, PageArgs, Sort, paginate
 from resolvers.draw import Candidate, DrawInputs, DrawResult, Excluded, ExclusionReason, Replacement
@@ -143,17 +144,8 @@ class FairnessRow:
 # --- small helpers ----------------------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _today() -> dt.date:
     return dt.datetime.now(BEIJING).date()
-
-
-def _fk(obj: Model, name: str) -> Any:
-    # Tortoise adds `<fk>_id` attributes at runtime; the typed models do not declare them.
-    return getattr(obj, f"{name}_id")
 
 
 def session_day(session: EvaluationSession) -> dt.date:

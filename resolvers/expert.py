@@ -69,6 +69,8 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
+from resolvers.common import fk_id as _fk
+from resolvers.common import utcnow as _now
 from resolvers.config import get_config
 from resolvers.eligibility import (
     AGE_LIMIT_YEARS,
@@ -162,15 +164,6 @@ class EligibilityError(DomainError):
 
 def _today() -> dt.date:
     return dt.date.today()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _fk(obj: Model, name: str) -> Any:
-    # Tortoise adds `<fk>_id` attributes at runtime; typed models do not declare them.
-    return getattr(obj, f"{name}_id")
 
 
 def _date(value: Any, field: str) -> dt.date:

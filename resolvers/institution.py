@@ -49,6 +49,7 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
+from resolvers.common import fk_id as _fk
 from resolvers.config import get_config
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from resolvers.lifecycle import check_transition
@@ -127,11 +128,6 @@ class ExpiringFiling:
 
 def _today() -> dt.date:
     return dt.date.today()
-
-
-def _fk(obj: Model, name: str) -> Any:
-    # Tortoise adds `<fk>_id` attributes at runtime; typed models do not declare them.
-    return getattr(obj, f"{name}_id")
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
