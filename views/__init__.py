@@ -4,6 +4,24 @@ from starlette.routing import BaseRoute
 
 
 def routes() -> list[BaseRoute]:
-    from views import account, certificate, health, institution
+    from views import (
+        account,
+        certificate,
+        complaint,
+        dashboard,
+        evaluation,
+        expert,
+        health,
+        institution,
+    )
 
-    return [*health.routes, *account.routes, *institution.routes, *certificate.routes]
+    return [
+        *health.routes,
+        *dashboard.routes,
+        *account.routes,
+        *institution.routes,
+        *expert.routes,
+        *evaluation.routes,
+        *complaint.routes,
+        *certificate.routes,
+    ]
