@@ -46,6 +46,10 @@ class Settings:
     graphql_introspection: str = "authenticated"
     # Base64 Ed25519 private key for certificate signatures (resolvers/certsign.py).
     cert_signing_key: str = ""
+    # Throttle and rate-limit counters in Redis instead of the database (optional).
+    redis_url: str = ""
+    redis_prefix: str = "pingshen:"
+    token_cost_per_minute: int = Config.token_cost_per_minute
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -59,6 +63,11 @@ class Settings:
             var_dir=var_dir,
             graphql_introspection=env.get("PINGSHEN_GRAPHQL_INTROSPECTION", "authenticated"),
             cert_signing_key=env.get("PINGSHEN_CERT_SIGNING_KEY", ""),
+            redis_url=env.get("PINGSHEN_REDIS_URL", ""),
+            redis_prefix=env.get("PINGSHEN_REDIS_PREFIX", "pingshen:"),
+            token_cost_per_minute=_positive_int(
+                env, "PINGSHEN_TOKEN_COST_PER_MINUTE", Config.token_cost_per_minute
+            ),
         )
 
     @property
@@ -68,8 +77,23 @@ class Settings:
     def config(self) -> Config:
         extra = {"cert_signing_key": self.cert_signing_key} if self.cert_signing_key else {}
         return Config(
-            secret_key=self.secret_key, debug=self.debug, var_dir=str(self.var_dir), extra=extra
+            secret_key=self.secret_key,
+            debug=self.debug,
+            var_dir=str(self.var_dir),
+            redis_url=self.redis_url,
+            redis_prefix=self.redis_prefix,
+            token_cost_per_minute=self.token_cost_per_minute,
+            extra=extra,
         )
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise CLIError(f"{name} 须为正整数,当前为 {raw!r}")
+    return int(raw)
 
 
 def normalize_db_url(url: str) -> str:
@@ -384,6 +408,41 @@ def cmd_verify_draw(settings: Settings, args: argparse.Namespace) -> int:
     return drawcore.main(argv)
 
 
+def _print_tables(tables: Any) -> None:
+    print(f"  共 {len(tables)} 个表、{sum(t.rows for t in tables)} 行")
+    for t in tables:
+        if t.rows:
+            print(f"  {t.name:<32} {t.rows:>8} 行  sha256 {t.sha256[:16]}")
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from resolvers import backup
+    from resolvers.errors import DomainError
+
+    try:
+        tables = _run(lambda: backup.backup(settings.database_url, Path(args.path)))
+    except DomainError as exc:
+        raise CLIError(exc.message) from None
+    print(f"已备份到 {args.path}")
+    _print_tables(tables)
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from resolvers import backup
+    from resolvers.errors import DomainError
+
+    try:
+        tables = _run(
+            lambda: backup.restore(settings.database_url, Path(args.path), force=args.force)
+        )
+    except DomainError as exc:
+        raise CLIError(exc.message) from None
+    print(f"已从 {args.path} 恢复(请运行 pingshen audit verify 核验审计链)")
+    _print_tables(tables)
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad argument as one line and exit status 2."""
 
@@ -444,6 +503,14 @@ def build_parser() -> argparse.ArgumentParser:
     vd.add_argument("--pool-hash", default="", help="抽取前公布的 pool_hash")
     vd.add_argument("--secret-hash", default="", help="抽取前公布的 SHA-256(server_secret)")
     vd.set_defaults(func=cmd_verify_draw)
+
+    b = sub.add_parser("backup", help="备份数据库(SQLite 在线备份;PostgreSQL 用 pg_dump -Fc)")
+    b.add_argument("path", help="备份文件路径(不得已存在)")
+    b.set_defaults(func=cmd_backup)
+    r = sub.add_parser("restore", help="从备份恢复数据库(目标库有数据时须加 --force)")
+    r.add_argument("path", help="备份文件路径")
+    r.add_argument("--force", action="store_true", help="覆盖已有数据")
+    r.set_defaults(func=cmd_restore)
 
     e = sub.add_parser("export-schema", help="导出 GraphQL SDL")
     e.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql"))

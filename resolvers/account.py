@@ -70,7 +70,8 @@ PASSWORD_MIN_SCORE = 3
 # password is judged on its first 72 characters, while all of it is hashed.
 _ZXCVBN_MAX = 72
 
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+# A letter first: a phone or ID number typed as a username is never a lookup key.
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
 TOKEN_PREFIX = "psk_"
 API_SCOPES: frozenset[str] = frozenset(PARTNER_API_SCOPE.values())
 
@@ -179,6 +180,15 @@ def _normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
+def _encodable(text: str) -> bool:
+    """False for strings holding lone surrogates (possible in JSON, not in UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def _scope_values(role: Role, scope_id: int | None) -> dict[str, Any]:
     """RoleAssignment column values for the role's scope; refuses a missing, superfluous
     or dangling scope."""
@@ -236,7 +246,7 @@ async def create_user(
     if not USERNAME_RE.fullmatch(username):
         raise DomainError(
             ErrorCode.INVALID,
-            "用户名应为3–64个小写字母、数字或 _ . -,并以字母或数字开头",
+            "用户名应为3–64个小写字母、数字或 _ . -,并以字母开头",
             "username",
         )
     if not display_name:
@@ -370,23 +380,31 @@ async def authenticate(username: str, password: str, client_addr: str) -> User:
                 anonymous,
                 "login.failure",
                 ("user", ""),
-                after={"username": name[:64], "client_addr": client_addr, "reason": "throttled"},
+                after={"client_addr": client_addr, "reason": "throttled"},
             )
         raise DomainError(ErrorCode.THROTTLED, THROTTLED_MESSAGE, None)
-    user = await User.get_or_none(username=name, is_active=True)
-    if user is None:
-        await verify_password(await _dummy_hash(), password)
+    # A name that cannot be an account (too long, unencodable) is an unknown account,
+    # and a password that cannot be encoded is a wrong one: same answer, same work.
+    user = (
+        await User.get_or_none(username=name, is_active=True)
+        if USERNAME_RE.fullmatch(name)
+        else None
+    )
+    if user is None or not _encodable(password):
+        await verify_password(await _dummy_hash(), "-")
         ok = False
     else:
         ok = await verify_password(user.password_hash, password)
     if not ok or user is None:
         async with in_transaction():
+            # What was typed as the username is not recorded for an unknown account:
+            # it may be a phone or ID number typed into the wrong field.
             await audit.record(
                 anonymous,
                 "login.failure",
                 ("user", user.id if user else ""),
                 after={
-                    "username": name[:64],
+                    **({"username": user.username} if user else {}),
                     "client_addr": client_addr,
                     "reason": "invalid_credentials",
                 },

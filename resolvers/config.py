@@ -21,6 +21,11 @@ class Config:
     argon2_profile: str = "default"  # "cheapest" in tests only
     # Where uploaded evidence files live, outside the web root (app.Settings.var_dir).
     var_dir: str = "var"
+    # Shared counters (resolvers/throttle.py): Redis when set, else the database.
+    redis_url: str = ""
+    redis_prefix: str = "pingshen:"
+    # GraphQL cost (estimated nodes, schema/limits.py) a partner token may spend a minute.
+    token_cost_per_minute: int = 100_000
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.enums import Seat
-from resolvers import drawcore
+from resolvers import drawcore, validate
 from resolvers.config import get_config
 from resolvers.drawcore import DrawInputs, DrawResult, Replacement
 from resolvers.errors import DomainError, ErrorCode
@@ -161,6 +161,9 @@ def execute(inputs: Mapping[str, Any], secret: bytes, entropy: str) -> DrawResul
         raise DomainError(
             ErrorCode.TOO_LONG, f"公开随机数不能超过 {ENTROPY_MAX_LENGTH} 个字符", "entropy"
         )
+    # Checked, never altered: the verifier must hash exactly what was typed.
+    if validate.text(entropy, "entropy", max_length=ENTROPY_MAX_LENGTH) != entropy.strip():
+        raise DomainError(ErrorCode.INVALID, "公开随机数包含无效字符", "entropy")
     with _domain_errors():
         return drawcore.execute(inputs, secret, entropy)
 

@@ -14,16 +14,17 @@ How a creating mutation uses it (schema/ passes the header and its input)::
 
 Rules:
 - Keys belong to one actor (`actor_key`): another actor's identical key is a new key.
-- The first request claims the key (a row with no response yet); the unique
-  constraint (actor_key, key) makes a concurrent second claim fail, and that
-  request waits for the first one's answer instead of creating anything.
-- The answer stored is the created object's primary key, written in the same
-  transaction as the object, so "created" and "answer stored" never disagree.
+- The first request claims the key (a row) inside the transaction that creates the
+  object and stores its primary key as the answer: "created", "claimed" and "answer
+  stored" commit together or not at all, so a process killed midway leaves no claim
+  that would block the client's retry. A concurrent second claim fails on the unique
+  constraint (actor_key, key) once the first commits, and that request returns the
+  first one's answer instead of creating anything.
 - The same key with a different request (SHA-256 of its canonical JSON) is
   refused with IDEMPOTENCY_MISMATCH; nothing is created.
 - Keys expire after 24 hours: an older key counts as never used.
-- When `create` raises (a DomainError, a bug), the claim is released so the client
-  can correct its request and retry with the same key.
+- When `create` raises (a DomainError, a bug), the claim rolls back with it, so the
+  client can correct its request and retry with the same key.
 """
 
 import asyncio
@@ -86,14 +87,8 @@ def check_key(key: str) -> str:
     return key
 
 
-async def _claim(owner: str, key: str, digest: str, now: dt.datetime) -> IdempotencyKey | None:
-    """Insert the claim row; None when another request holds the key."""
-    # An expired key counts as unused: remove it so the unique constraint lets us in.
-    await IdempotencyKey.filter(actor_key=owner, key=key, created_at__lt=now - TTL).delete()
-    try:
-        return await IdempotencyKey.create(actor_key=owner, key=key, request_hash=digest)
-    except IntegrityError:
-        return None
+class _Taken(Exception):
+    """Another request holds (or held) the key."""
 
 
 async def _await_answer(owner: str, key: str, digest: str, model: type[M]) -> M | None:
@@ -142,19 +137,26 @@ async def run_once(
     digest = request_hash(request)
     now = now or dt.datetime.now(dt.UTC)
     for _ in range(3):
-        claim = await _claim(owner, key, digest, now)
-        if claim is None:
+        # An expired key counts as unused: remove it so the unique constraint lets us in.
+        await IdempotencyKey.filter(actor_key=owner, key=key, created_at__lt=now - TTL).delete()
+        try:
+            # The claim shares the creation's transaction: a crash (SIGKILL) before the
+            # commit leaves no claim behind, and a concurrent claim of the same key waits
+            # on the unique index (PostgreSQL) or the lock (SQLite) until this commits.
+            async with in_transaction():
+                try:
+                    claim = await IdempotencyKey.create(
+                        actor_key=owner, key=key, request_hash=digest
+                    )
+                except IntegrityError:
+                    raise _Taken from None
+                created = await create()
+                await IdempotencyKey.filter(id=claim.id).update(response={"pk": created.pk})
+        except _Taken:
             earlier = await _await_answer(owner, key, digest, model)
             if earlier is not None:
                 return Outcome(earlier, replayed=True)
-            continue  # the holder released its claim: try to claim it ourselves
-        try:
-            async with in_transaction():
-                created = await create()
-                await IdempotencyKey.filter(id=claim.id).update(response={"pk": created.pk})
-        except BaseException:
-            await IdempotencyKey.filter(id=claim.id, response__isnull=True).delete()
-            raise
+            continue  # the holder rolled back: try to claim it ourselves
         return Outcome(created, replayed=False)
     raise DomainError(
         ErrorCode.IDEMPOTENCY_IN_PROGRESS,

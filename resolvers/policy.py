@@ -281,11 +281,11 @@ def _partner_allowed(actor: Actor, perm: Perm) -> bool:
 
 def allows(actor: Actor, perm: Perm) -> bool:
     """Whether any grant (or public access) could allow `perm` on some object."""
-    if actor.is_system or perm in PUBLIC_PERMS:
+    if actor.is_system:
         return True
     if actor.token_id is not None:
         return _partner_allowed(actor, perm)
-    return bool(_matching_grants(actor, perm))
+    return perm in PUBLIC_PERMS or bool(_matching_grants(actor, perm))
 
 
 def _path_value(obj: Model, path: str) -> Any:
@@ -325,17 +325,22 @@ def require(
     """Raise unless `actor` may do `perm` (to `obj`, when given).
 
     Unauthenticated for an anonymous caller of a non-public perm, PermissionDenied
-    otherwise. `supervised` is the set of session ids the actor supervises (loaded by
-    the caller when a SUPERVISED rule may apply).
+    otherwise (also for a partner token whose API scopes lack the perm, public or
+    not). `supervised` is the set of session ids the actor supervises (loaded by the
+    caller when a SUPERVISED rule may apply).
     """
-    if actor.is_system or perm in PUBLIC_PERMS:
+    if actor.is_system:
         return
-    if actor.is_anonymous:
-        raise Unauthenticated()
+    # A partner token may use exactly the perms its API scopes name, public ones
+    # included: a token without complaint:submit must not file as a partner portal.
     if actor.token_id is not None:
         if _partner_allowed(actor, perm):
             return
         raise PermissionDenied()
+    if perm in PUBLIC_PERMS:
+        return
+    if actor.is_anonymous:
+        raise Unauthenticated()
     for grant, scope in _matching_grants(actor, perm):
         if obj is None or _covers(actor, scope, grant, obj, supervised):
             return
@@ -352,16 +357,15 @@ def scope_filter(
     """
     if actor.is_system:
         return None
+    if actor.token_id is not None and not _partner_allowed(actor, perm):
+        # As in require(): a token without the perm's API scope gets nothing of it.
+        return Q(pk__in=[])
     clauses: list[Q] = []
     public = PUBLIC_FILTERS.get(perm)
     if public is not None:
         clauses.append(public())
     elif perm in PUBLIC_PERMS:
         return None
-    if actor.token_id is not None and not _partner_allowed(actor, perm):
-        # A token without the perm's API scope sees what the anonymous public sees,
-        # as require() lets it use public perms.
-        return clauses[0] if clauses else Q(pk__in=[])
     paths = SCOPE_PATHS.get(model_name, {})
     for grant, scope in _matching_grants(actor, perm):
         if scope == S.ALL:

@@ -7,6 +7,11 @@
   BAD_USER_INPUT with `extensions.reason` (the ErrorCode) and `extensions.field`.
 - Parse, validation and variable errors and our limits: shown as they are, with a
   code (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT, MAX_*).
+- The database (or the Redis counter store) unreachable: "系统暂时无法连接数据库..."
+  with `extensions.code` UNAVAILABLE and `retryAfter`, the same body the app's
+  503 middleware sends; the view answers 503 with Retry-After. Not a bug: no
+  correlation id, no traceback, no driver message (it names hosts and ports).
+- A partner token over its cost budget: RATE_LIMITED with `retryAfter` (429).
 - Anything else is a bug: "Unexpected error" with `extensions.correlationId`; the
   traceback is logged under that id and never sent (no SQL, no file paths).
 """
@@ -22,6 +27,7 @@ from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
 
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
+from resolvers.health import is_connection_error
 
 log = logging.getLogger("pingshen.graphql")
 
@@ -29,9 +35,20 @@ MASKED_MESSAGE = "Unexpected error"
 _CID_ATTR = "_pingshen_correlation_id"
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
+UNAVAILABLE = "UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "系统暂时无法连接数据库,请稍后重试。"
+UNAVAILABLE_RETRY_AFTER = 5
+RATE_LIMITED = "RATE_LIMITED"
+
 # Errors raised by our limits carry their own code in `extensions` already.
 LIMIT_CODES = frozenset(
-    {"MAX_DEPTH_EXCEEDED", "MAX_ALIASES_EXCEEDED", "MAX_TOKENS_EXCEEDED", "MAX_COST_EXCEEDED"}
+    {
+        "MAX_DEPTH_EXCEEDED",
+        "MAX_ALIASES_EXCEEDED",
+        "MAX_TOKENS_EXCEEDED",
+        "MAX_COST_EXCEEDED",
+        RATE_LIMITED,
+    }
 )
 
 UserErrorCode = strawberry.enum(
@@ -55,12 +72,31 @@ def user_errors(exc: DomainError) -> list[UserError]:
     return [UserError(field=exc.field, code=exc.code, message=exc.message)]
 
 
+def unavailable_error(error: GraphQLError | None = None) -> GraphQLError:
+    """The database (or counter store) could not be reached: retry later (503)."""
+    return GraphQLError(
+        UNAVAILABLE_MESSAGE,
+        nodes=error.nodes if error else None,
+        source=error.source if error else None,
+        positions=error.positions if error else None,
+        path=error.path if error else None,
+        extensions={"code": UNAVAILABLE, "retryAfter": UNAVAILABLE_RETRY_AFTER},
+    )
+
+
+def is_unavailable(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and is_connection_error(original)
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Only our own domain exceptions and GraphQL's request errors are shown."""
     original = error.original_error
     if original is None:
         return False
     if isinstance(original, NotFound | PermissionDenied | Unauthenticated | DomainError):
+        return False
+    if is_connection_error(original):
         return False
     # Variable coercion wraps a scalar's parse failure: the client sent a bad value.
     return not (error.path is None and error.message.startswith("Variable '$"))
@@ -104,6 +140,8 @@ def _code(error: GraphQLError) -> dict[str, object]:
 
 def present(error: GraphQLError, *, suggestions: bool) -> GraphQLError:
     """A new error fit for the client (the original may sit in a validation cache)."""
+    if is_unavailable(error):
+        return unavailable_error(error)
     if should_mask_error(error):
         return GraphQLError(
             MASKED_MESSAGE,
@@ -151,7 +189,10 @@ class ErrorMasking(MaskErrors):
 def log_errors(errors: Iterable[GraphQLError]) -> None:
     """Expected errors: one debug line, no traceback. Bugs: logged with traceback."""
     for error in errors:
-        if should_mask_error(error):
+        if is_unavailable(error):
+            original = error.original_error
+            log.warning("GraphQL: database unavailable (%s)", type(original).__name__)
+        elif should_mask_error(error):
             correlation_id(error)
         else:
             log.debug("GraphQL request error: %s", error.message)

@@ -5,13 +5,18 @@ validation rules, the cost after validation and before the executor starts (it
 needs a valid document and the variables). Each
 refusal is a request error with its own `extensions.code`.
 
+A partner API token also pays each operation's cost (at least 1) from a budget per
+minute (Config.token_cost_per_minute, issue 3 §6): past it the operation does not
+run and the answer is RATE_LIMITED with `extensions.retryAfter` (the view sends 429
+and Retry-After).
+
 The rule classes are built once per Limits value and cached (the default ones at
 import time): a new class per request would make every request miss ValidationCache,
 whose key includes the rule classes (STACK-NOTES).
 """
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,15 +37,21 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
+    visit,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import count_fields_with_alias
 from strawberry.types.execution import PreExecutionError
 
+from resolvers import throttle
+from resolvers.config import get_config
 from resolvers.directory import DEFAULT_PAGE_SIZE
+from resolvers.health import is_connection_error
+from schema.errors import RATE_LIMITED, unavailable_error
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,10 @@ class Limits:
     max_tokens: int = 2000
     max_comments: int = 200
     max_cost: int = 50_000
+    # No directive of ours is repeatable, so more than one per node is never valid: a
+    # pile of them only makes the validator do (and report) work once per copy.
+    max_directives_per_node: int = 3
+    max_directives: int = 50
     max_body_bytes: int = 1024 * 1024
 
 
@@ -231,6 +246,45 @@ def estimate_cost(
     return total
 
 
+class _DirectiveCounter(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+        self.most_on_one_node = 0
+
+    def enter(self, node: Any, *_args: Any) -> None:
+        directives = getattr(node, "directives", None) or ()
+        self.total += len(directives)
+        self.most_on_one_node = max(self.most_on_one_node, len(directives))
+
+
+def _too_many_directives(document: Any, limits: Limits) -> bool:
+    counter = _DirectiveCounter()
+    visit(document, counter)
+    return (
+        counter.most_on_one_node > limits.max_directives_per_node
+        or counter.total > limits.max_directives
+    )
+
+
+@functools.cache
+def _directive_rule(limits: Limits) -> type[ValidationRule]:
+    """Replaces every other rule for a document with a directive flood: one error."""
+
+    class TooManyDirectivesRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            context.report_error(
+                GraphQLError(
+                    f"查询使用的指令过多(单个位置最多 {limits.max_directives_per_node} 个,"
+                    f"全部最多 {limits.max_directives} 个)。 Too many directives.",
+                    extensions={"code": "MAX_DIRECTIVES_EXCEEDED"},
+                )
+            )
+
+    return TooManyDirectivesRule
+
+
 class RequestLimits(SchemaExtension):
     """Installs the limits of one schema on each operation (create one per request)."""
 
@@ -248,15 +302,25 @@ class RequestLimits(SchemaExtension):
         ctx.validation_rules = ctx.validation_rules + rules
         yield
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # A directive flood is validated by one rule that refuses it: one error, not
+        # one per copy (graphql-cop "directive overloading"). Runs before ValidationCache.
+        ctx = self.execution_context
+        if ctx.graphql_document is not None and _too_many_directives(
+            ctx.graphql_document, self.limits
+        ):
+            ctx.validation_rules = (_directive_rule(self.limits),)
+        yield
+
+    async def on_execute(self) -> AsyncIterator[None]:
         # After validation (the cost needs a valid document and the variables) and
         # before the executor: a result set here replaces execution entirely.
-        error = self._cost_error()
+        error = await self._cost_error()
         if error is not None:
             self.execution_context.result = PreExecutionError(data=None, errors=[error])
         yield
 
-    def _cost_error(self) -> GraphQLError | None:
+    def _cost(self) -> tuple[int, OperationDefinitionNode] | None:
         ctx = self.execution_context
         if ctx.graphql_document is None:
             return None
@@ -268,12 +332,50 @@ class RequestLimits(SchemaExtension):
         cost = estimate_cost(
             schema, op.selection_set, root, _fragments(ctx.graphql_document), ctx.variables or {}
         )
-        if cost <= self.limits.max_cost:
+        return cost, op
+
+    async def _cost_error(self) -> GraphQLError | None:
+        measured = self._cost()
+        if measured is None:
             return None
+        cost, op = measured
+        if cost > self.limits.max_cost:
+            return GraphQLError(
+                f"查询最多可能返回 {cost} 个节点,超过上限 {self.limits.max_cost} 个;"
+                "请减小 first/last。"
+                f" Estimated {cost} nodes exceed {self.limits.max_cost}.",
+                op,
+                extensions={"code": "MAX_COST_EXCEEDED", "cost": cost},
+            )
+        token_id = getattr(getattr(self.execution_context.context, "actor", None), "token_id", None)
+        if token_id is None:
+            return None
+        return await _charge_token(token_id, max(cost, 1), op)
+
+
+async def _charge_token(
+    token_id: int, cost: int, op: OperationDefinitionNode
+) -> GraphQLError | None:
+    budget = get_config().token_cost_per_minute
+    if cost > budget:
         return GraphQLError(
-            f"查询最多可能返回 {cost} 个节点,超过上限 {self.limits.max_cost} 个;"
+            f"查询最多可能返回 {cost} 个节点,超过该令牌每分钟 {budget} 的查询成本额度;"
             "请减小 first/last。"
-            f" Estimated {cost} nodes exceed {self.limits.max_cost}.",
+            f" Estimated {cost} nodes exceed the token's budget of {budget} per minute.",
             op,
             extensions={"code": "MAX_COST_EXCEEDED", "cost": cost},
         )
+    try:
+        await throttle.charge_token_cost(token_id, cost, budget)
+    except throttle.RateLimited as exc:
+        return GraphQLError(
+            f"该令牌本分钟的查询成本额度({budget})已用完,请 {exc.retry_after} 秒后重试。"
+            f" Cost budget of {budget} per minute spent; retry after {exc.retry_after}s.",
+            op,
+            extensions={"code": RATE_LIMITED, "cost": cost, "retryAfter": exc.retry_after},
+        )
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        return unavailable_error()
+    return None

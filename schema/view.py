@@ -8,6 +8,8 @@
 - `Accept: application/graphql-response+json` gets that content type, 400 for
   request errors (parse, validation, limits, variables) and no `data` key then;
   plain `application/json` keeps the legacy "always 200" behaviour.
+- A database outage answers 503 (errors coded UNAVAILABLE), a partner token past its
+  cost budget 429 (RATE_LIMITED), both with Retry-After, whatever the Accept header.
 - The actor comes from `request.state.actor` (set by the authentication
   middleware); without one the caller is anonymous.
 """
@@ -26,6 +28,7 @@ from strawberry.types.execution import PreExecutionError
 
 from resolvers.actor import ANONYMOUS, Actor
 from schema.context import Context
+from schema.errors import RATE_LIMITED, UNAVAILABLE, UNAVAILABLE_RETRY_AFTER
 from schema.limits import DEFAULT_LIMITS
 
 JSON = "application/json"
@@ -56,6 +59,22 @@ def is_request_error(result: ExecutionResult) -> bool:
         and bool(result.errors)
         and all(e.path is None for e in result.errors or ())
     )
+
+
+def _retry_status(result: ExecutionResult) -> tuple[int, int] | None:
+    """(503, seconds) when the database was unreachable, (429, seconds) when a token's
+    cost budget is spent; None otherwise."""
+    codes: dict[str, int] = {}
+    for error in result.errors or ():
+        ext = error.extensions or {}
+        code, seconds = ext.get("code"), ext.get("retryAfter")
+        if code in (UNAVAILABLE, RATE_LIMITED):
+            codes[code] = int(seconds) if isinstance(seconds, int) else UNAVAILABLE_RETRY_AFTER
+    if UNAVAILABLE in codes:
+        return 503, codes[UNAVAILABLE]
+    if RATE_LIMITED in codes:
+        return 429, codes[RATE_LIMITED]
+    return None
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -131,6 +150,11 @@ class GraphQLView(GraphQL[Context, None]):
         if sub.media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
             data.pop("data", None)
             sub.status_code = 400
+        retry = _retry_status(result)
+        if retry is not None:
+            sub.status_code, seconds = retry
+            sub.headers["retry-after"] = str(seconds)
+            sub.headers["cache-control"] = "no-store"
         return data
 
     def create_response(  # type: ignore[override]

@@ -5,10 +5,14 @@ process)."""
 
 import asyncio
 import contextlib
+import json
 import os
+import pwd
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,6 +27,8 @@ from tortoise.exceptions import OperationalError
 
 import app
 from resolvers.health import is_connection_error
+from schema.relay import to_global_id
+from tests.test_redis import BACKENDS, REDIS_URL, counters
 from views.middleware import SESSION_COOKIE
 
 ROOT = Path(app.__file__).resolve().parent
@@ -35,13 +41,20 @@ LOGIN = """mutation($u: String!, $p: String!) {
 SUBMIT = """mutation($input: SubmitComplaintInput!) {
   submitComplaint(input: $input) { trackingCode status errors { field code } }
 }"""
+DRAW_SESSIONS = 4
+EXECUTE_DRAW = """mutation($input: ExecuteDrawInput!) {
+  executeDraw(input: $input) { draw { status } errors { field code } } }"""
+DIRECTORY = "{ institutions(first: 1) { totalCount edges { node { name } } } }"
+LOGIN_NOBODY = """mutation { login(input: {username: "nobody", password: "Wrong-password-1"}) {
+  me { username } errors { code } } }"""
 SEED = f"""
 import asyncio
 from app import Settings, orm
 from models.enums import Role
-from resolvers import account
+from resolvers import account, evaluation
 from resolvers.actor import SYSTEM
 from tests import factories
+from tests.resolvers.test_evaluation import _session, _world
 
 async def go():
     async with orm(Settings.from_env()):
@@ -50,7 +63,18 @@ async def go():
                 SYSTEM, username=name, display_name=name, password={PASSWORD!r},
                 role=Role.BUREAU,
             )
-        print((await factories.institution()).id)
+        print("institution", (await factories.institution()).id)
+        # R10: {DRAW_SESSIONS} sessions on one day, one roster, committed, one supervisor.
+        w = await _world(roster=14, vice_chairs=5)
+        supervisor = await account.create_user(
+            SYSTEM, username="supervisor1", display_name="监督委员", password={PASSWORD!r},
+            role=Role.SUPERVISOR,
+        )
+        for _ in range({DRAW_SESSIONS}):
+            session = await _session(w, backups=0, supervisor=False)
+            await evaluation.assign_supervisor(w.bureau, session.id, supervisor.id)
+            await evaluation.commit_draw(w.staff, session.id)
+            print("session", session.id)
 
 asyncio.run(go())
 """
@@ -74,7 +98,9 @@ def _env(database_url: str, var_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _servers(commands: list[list[str]], env: dict[str, str], logs: Path) -> Iterator[None]:
+def _servers(
+    commands: list[list[str]], env: dict[str, str], logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for i, cmd in enumerate(commands):
@@ -84,7 +110,7 @@ def _servers(commands: list[list[str]], env: dict[str, str], logs: Path) -> Iter
                         cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
                     )
                 )
-        yield
+        yield procs
     finally:
         for proc in procs:
             proc.terminate()
@@ -250,6 +276,11 @@ async def test_unreachable_database_gives_503_not_500(tmp_path):
                 headers={"Cookie": f"{SESSION_COOKIE}=stale", "Accept": "application/json"},
             )
             login_page = await client.get(f"{base}/login")
+            graphql = [
+                await client.post(f"{base}/graphql", json={"query": q}, headers={"Accept": a})
+                for q in (DIRECTORY, LOGIN_NOBODY)
+                for a in ("application/json", "application/graphql-response+json")
+            ]
     assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
     assert page.status_code == 503
     assert "系统暂时无法连接数据库,请稍后重试。" in page.text
@@ -267,6 +298,13 @@ async def test_unreachable_database_gives_503_not_500(tmp_path):
         },
     )
     assert login_page.status_code == 200
+    # GraphQL: a coded 503 with Retry-After, not a masked "Unexpected error" (issue 12 §4).
+    assert [r.status_code for r in graphql] == [503] * 4
+    assert [r.headers["retry-after"] for r in graphql] == ["5"] * 4
+    assert {
+        (e["message"], json.dumps(e["extensions"])) for r in graphql for e in r.json()["errors"]
+    } == {("系统暂时无法连接数据库,请稍后重试。", '{"code": "UNAVAILABLE", "retryAfter": 5}')}
+    assert not any("127.0.0.1" in r.text or "Unexpected" in r.text for r in graphql)
 
 
 # --- two processes, one PostgreSQL database ---------------------------------------------
@@ -293,6 +331,23 @@ async def _complaints(database_url: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM complaint"))
     finally:
         await conn.close()
+
+
+async def _seated(database_url: str, session_ids: list[int]) -> dict[int, list[int]]:
+    """Seated experts per session (not backups, not declined), read straight from SQL."""
+    conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch(
+            "SELECT session_id, expert_id FROM panel_member "
+            "WHERE session_id = ANY($1::int[]) AND NOT is_backup AND status <> 'declined'",
+            session_ids,
+        )
+    finally:
+        await conn.close()
+    panels: dict[int, list[int]] = {sid: [] for sid in session_ids}
+    for row in rows:
+        panels[row["session_id"]].append(row["expert_id"])
+    return panels
 
 
 async def _terminate_backends(database_url: str) -> int:
@@ -332,10 +387,14 @@ async def _whoami(client: httpx.AsyncClient, base: str) -> str | None:
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs PINGSHEN_TEST_DATABASE_URL on PostgreSQL")
-async def test_two_processes_share_sessions_throttles_and_idempotency_keys(tmp_path):
-    """Issue 12 §1, §2, §6: nothing lives in one process's memory."""
-    async with _scratch_database() as url:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_two_processes_share_sessions_throttles_idempotency_keys_and_draws(tmp_path, backend):
+    """Issue 12 §1, §2, §6: nothing lives in one process's memory; the throttle
+    counters are shared through the database or, with PINGSHEN_REDIS_URL, Redis."""
+    async with _scratch_database() as url, counters(backend) as prefix:
         env = _env(url, tmp_path)
+        if backend == "redis":
+            env.update(PINGSHEN_REDIS_URL=REDIS_URL, PINGSHEN_REDIS_PREFIX=prefix)
         await _check_call([sys.executable, "app.py", "migrate"], env)
         port_a, port_b = _free_port(), _free_port()
         a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
@@ -360,7 +419,9 @@ async def test_two_processes_share_sessions_throttles_and_idempotency_keys(tmp_p
             ):
                 # Seed while the two processes start up.
                 seeded = await _check_call([sys.executable, "-c", SEED], env)
-                institution_id = int(seeded.split()[-1])
+                ids = [line.split() for line in seeded.splitlines() if line.strip()]
+                institution_id = next(int(v) for k, v in ids if k == "institution")
+                session_ids = [int(v) for k, v in ids if k == "session"]
                 await _wait_listening(anon, a, tmp_path)
                 await _wait_listening(anon, b, tmp_path)
 
@@ -399,6 +460,35 @@ async def test_two_processes_share_sessions_throttles_and_idempotency_keys(tmp_p
                 assert again["data"]["submitComplaint"] == created
                 assert await _complaints(url) == 1
 
+                # R10: concurrent draws through both processes for sessions on the same
+                # day never seat one expert twice.
+                async with httpx.AsyncClient(timeout=60) as supervisor:
+                    assert (await _login(supervisor, b, "supervisor1", PASSWORD))["errors"] == []
+                    draws = await asyncio.gather(
+                        *(
+                            supervisor.post(
+                                f"{(a, b)[i % 2]}/graphql",
+                                json={
+                                    "query": EXECUTE_DRAW,
+                                    "variables": {
+                                        "input": {
+                                            "sessionId": to_global_id("EvaluationSession", sid),
+                                            "entropy": f"骰子 {i}-{sid}",
+                                        }
+                                    },
+                                },
+                            )
+                            for i, sid in enumerate(session_ids)
+                        )
+                    )
+                assert [d.json()["data"]["executeDraw"] for d in draws] == [
+                    {"draw": {"status": "EXECUTED"}, "errors": []}
+                ] * DRAW_SESSIONS
+                panels = await _seated(url, session_ids)
+                assert sorted(len(p) for p in panels.values()) == [3] * DRAW_SESSIONS
+                seated = [e for p in panels.values() for e in p]
+                assert len(seated) == len(set(seated)) == 3 * DRAW_SESSIONS
+
                 # Failures alternate between A and B; the shared counter throttles the 11th.
                 codes = []
                 for i in range(12):
@@ -414,3 +504,173 @@ async def test_two_processes_share_sessions_throttles_and_idempotency_keys(tmp_p
                 via_b = await _login(anon, b, "bureau1", PASSWORD, headers=forwarded)
                 assert via_a == {"me": {"username": "bureau1"}, "errors": []}
                 assert via_b == {"me": None, "errors": [{"code": "THROTTLED"}]}
+
+
+# --- a real PostgreSQL restart under load (issue 12 §4) -----------------------------------
+
+PG_RESTART = os.environ.get("PINGSHEN_TEST_PG_RESTART") == "1"
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+SEED_USER = f"""
+import asyncio
+from app import Settings, orm
+from models.enums import Role
+from resolvers import account
+from resolvers.actor import SYSTEM
+from tests import factories
+
+async def go():
+    async with orm(Settings.from_env()):
+        await account.create_user(
+            SYSTEM, username="bureau1", display_name="市人社局", password={PASSWORD!r},
+            role=Role.BUREAU,
+        )
+        await factories.institution()
+
+asyncio.run(go())
+"""
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL server of our own (initdb in a temporary folder, on a free
+    loopback port): the test stops and starts it without touching the shared server
+    other test processes use. As root, the server runs as the `postgres` user."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="pingshen-pg-"))
+        self.data = self.dir / "data"
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(  # noqa: S603 (PostgreSQL's own tools, our arguments)
+            [*self.as_owner, *args], check=True, capture_output=True, timeout=120
+        )
+
+    def init(self) -> None:
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} "
+            "-c fsync=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def _until(probe: Any, want: int, seconds: float) -> float:
+    """Poll until `probe()` answers `want`; the seconds it took."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    while loop.time() - began < seconds:
+        if (await probe()).status_code == want:
+            return loop.time() - began
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {want} within {seconds}s")
+
+
+@pytest.mark.skipif(not PG_RESTART, reason="set PINGSHEN_TEST_PG_RESTART=1 (starts a server)")
+async def test_app_survives_a_postgresql_restart_under_load(tmp_path):
+    """Issue 12 §4: PostgreSQL stops and starts again while one app process serves a
+    steady trickle of requests: /healthz and GraphQL answer 503 (coded, Retry-After)
+    while it is down, never 500; afterwards the same process serves normally and a
+    login session made before the restart still works."""
+    assert PG_BIN is not None, "PostgreSQL's binaries are not in /usr/lib/postgresql"
+    cluster = PrivateCluster(PG_BIN)
+    try:
+        await asyncio.to_thread(cluster.init)
+        await asyncio.to_thread(cluster.start)
+        env = _env(cluster.url, tmp_path)
+        await _check_call([sys.executable, "app.py", "migrate"], env)
+        await _check_call([sys.executable, "-c", SEED_USER], env)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        with _servers([_uvicorn(port)], env, tmp_path) as [server]:
+            async with (
+                httpx.AsyncClient(timeout=20) as user,
+                httpx.AsyncClient(timeout=20) as load,
+            ):
+                await _wait_listening(load, base, tmp_path)
+                assert (await _login(user, base, "bureau1", PASSWORD))["errors"] == []
+                seen: list[tuple[str, int, str]] = []
+                phase = "up"
+
+                async def directory() -> httpx.Response:
+                    return await load.post(f"{base}/graphql", json={"query": DIRECTORY})
+
+                async def health() -> httpx.Response:
+                    return await load.get(f"{base}/healthz")
+
+                async def trickle() -> None:
+                    for _ in range(2000):  # bounded; cancelled when the test is done
+                        for probe in (health, directory):
+                            response = await probe()
+                            seen.append((phase, response.status_code, response.text))
+                        await asyncio.sleep(0.05)
+
+                loader = asyncio.create_task(trickle())
+                try:
+                    await asyncio.sleep(0.5)
+                    phase = "restarting"
+                    await asyncio.to_thread(cluster.stop)
+                    await _until(health, 503, 15)
+                    down = await directory()
+                    await asyncio.sleep(1.0)
+                    await asyncio.to_thread(cluster.start)
+                    await _until(health, 200, 30)
+                    phase = "after"
+                    await asyncio.sleep(0.5)
+                finally:
+                    loader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loader
+                after = await directory()
+                me = await _whoami(user, base)
+            assert server.poll() is None  # the same process, never restarted
+    finally:
+        await asyncio.to_thread(cluster.remove)
+
+    assert (down.status_code, down.headers["retry-after"]) == (503, "5")
+    assert down.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert after.status_code == 200
+    assert after.json()["data"]["institutions"]["totalCount"] == 1
+    assert me == "bureau1"
+    statuses = {(p, code) for p, code, _ in seen}
+    assert {("up", 200), ("restarting", 503), ("after", 200)} <= statuses
+    assert {code for _, code, _ in seen} <= {200, 503}, [t for t in seen if t[1] not in (200, 503)]
+    assert not [t for t in seen if t[0] == "after" and t[1] != 200]
+    assert not [t for t in seen if "Unexpected error" in t[2] or "Traceback" in t[2]]

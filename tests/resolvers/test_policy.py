@@ -161,9 +161,22 @@ TARGETS: dict[Perm, tuple[str, tuple[str, ...]]] = {
     P.TOKEN_MANAGE: ("api_token", ()),
 }
 
-# The partner API scope each perm needs (public data needs none to be public).
+# The partner API scope each perm needs. A token uses exactly what its scopes name,
+# public perms included (a token without complaint:submit may not file as a portal).
 API_SCOPES = frozenset({"public:read", "certificate:verify", "complaint:submit"})
+TOKEN_NEEDS: dict[Perm, str] = {
+    P.INSTITUTION_VIEW: "public:read",
+    P.COMMITTEE_VIEW: "public:read",
+    P.PLAN_VIEW: "public:read",
+    P.CERTIFICATE_VERIFY: "certificate:verify",
+    P.COMPLAINT_SUBMIT: "complaint:submit",
+}
 CASES = ("own", "other", "none")
+
+
+def _token_scopes(case: str) -> frozenset[str]:
+    """ "own": every API scope; "other": public:read only; "none": no scope at all."""
+    return {"own": API_SCOPES, "other": frozenset({"public:read"})}.get(case, frozenset())
 
 
 @dataclass
@@ -227,7 +240,7 @@ async def _world(tag: str) -> World:
         series="工程技术",
         specialty="电子信息",
         level=Level.SENIOR,
-        **protect_id_number(idn),
+        **protect_id_number(idn),  # type: ignore[arg-type]
     )
     draw = await Draw.create(
         session=session,
@@ -296,13 +309,11 @@ def _actor(role: Role, case: str, own: World, other: World) -> tuple[Actor, froz
     """The actor holding `role` scoped to world A ("own"), B ("other") or nothing."""
     w = {"own": own, "other": other}.get(case)
     if role == R.PARTNER:
-        scopes = (
-            API_SCOPES
-            if case == "own"
-            else (frozenset({"public:read"}) if case == "other" else frozenset())
-        )
         return Actor(
-            username="partner", grants=(Grant(R.PARTNER),), token_id=1, token_scopes=scopes
+            username="partner",
+            grants=(Grant(R.PARTNER),),
+            token_id=1,
+            token_scopes=_token_scopes(case),
         ), frozenset()
     if role == R.SUPERVISOR:
         sup = frozenset({w.session.id}) if w else frozenset()
@@ -322,6 +333,8 @@ def _actor(role: Role, case: str, own: World, other: World) -> tuple[Actor, froz
 
 def _expected(perm: Perm, role: Role | None, case: str) -> bool:
     rule = EXPECTED[perm]
+    if role == R.PARTNER:
+        return TOKEN_NEEDS.get(perm) in _token_scopes(case)
     if rule == PUBLIC:
         return True
     if role is None:
@@ -399,4 +412,22 @@ async def test_require_through_an_unloaded_relation_is_a_programming_error():
     with pytest.raises(ValueError, match="select_related"):
         require(recommender, P.EXPERT_RECOMMEND, unloaded)
     loaded = await Expert.get(id=world.expert.id).select_related("unit")
-    assert require(recommender, P.EXPERT_RECOMMEND, loaded) is None
+    require(recommender, P.EXPERT_RECOMMEND, loaded)  # allowed: no exception
+
+
+@pytest.mark.parametrize("perm", sorted(TOKEN_NEEDS), ids=lambda p: p.value)
+async def test_partner_token_without_the_scope_is_refused_even_a_public_perm(perm: Perm):
+    """A public perm does not excuse a token from its API scope (the anonymous public
+    may file a complaint, a token without complaint:submit may not file as a portal)."""
+    world = await _world("A")
+    name, related = TARGETS[perm]
+    target = await _load(getattr(world, name), related)
+    others = API_SCOPES - {TOKEN_NEEDS[perm]}
+    lacking = Actor(username="p", grants=(Grant(R.PARTNER),), token_id=1, token_scopes=others)
+    holding = Actor(username="p", grants=(Grant(R.PARTNER),), token_id=1, token_scopes=API_SCOPES)
+
+    assert await _decide(lacking, perm, target, frozenset()) == (False, False)
+    assert await _decide(holding, perm, target, frozenset()) == (True, True)
+    assert await _decide(ANONYMOUS, perm, target, frozenset()) == (True, True)
+    with pytest.raises(PermissionDenied):
+        require(lacking, perm)

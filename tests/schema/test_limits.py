@@ -1,20 +1,25 @@
 """Pre-execution limits (issue 4 §5, STACK-NOTES Strawberry): each rejects max+1 and
 accepts max before any resolver runs; body size, GET, batching, introspection."""
 
+import dataclasses
+import datetime as dt
 import json
 
 import httpx
 import pytest
 
+import app as app_module
 from models.enums import Role
-from resolvers.actor import ANONYMOUS, Actor, Grant
-from resolvers.config import Config, configure
+from resolvers import account, throttle
+from resolvers.actor import ANONYMOUS, SYSTEM, Actor, Grant
+from resolvers.config import Config, configure, get_config
 from schema import build_schema
 from schema.context import introspection_allowed
 from schema.limits import DEFAULT_LIMITS, Limits, limit_rules
-from tests import factories
+from tests import conftest, factories
 from tests.conftest import TEST_SECRET
 from tests.schema.conftest import BUREAU, codes, count_sql, data, gql
+from tests.test_redis import BACKENDS, counters
 
 SMALL = Limits(max_depth=4, max_aliases=3, max_tokens=40, max_cost=150)
 AT_SMALL_COST = (
@@ -246,3 +251,96 @@ async def test_introspection_is_configurable(mode, debug, anonymous, logged_in):
     )
     result = await gql(INTROSPECT, actor=ANONYMOUS)
     assert (result.errors is None) is anonymous
+
+
+# --- cost per minute of a partner token (issue 3 §6), on both counter backends ---------
+
+
+PASSWORD = "Tiangong-Kaiwu-1637!"
+EXPENSIVE = "{ institutions(first: 50) { totalCount } }"  # cost 50
+CHEAP = "{ institutions(first: 5) { totalCount } }"  # cost 5
+
+
+_tokens = iter(range(1, 10_000))
+
+
+async def _partner_token(name: str) -> str:
+    bureau = await account.create_user(
+        SYSTEM,
+        username=f"bureau-{next(_tokens)}",
+        display_name="市人社局",
+        password=PASSWORD,
+        role=Role.BUREAU,
+    )
+    plaintext, _ = await account.create_api_token(
+        Actor(user_id=bureau.id, username=bureau.username, grants=(Grant(Role.BUREAU),)),
+        name=name,
+        scopes=["public:read"],
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+    )
+    return plaintext
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_token_over_its_cost_budget_gets_429_with_retry_after(backend: str):
+    """Two expensive queries spend most of a 120-per-minute budget, the third is 429
+    with Retry-After and runs nothing; cheap ones still fit; another token and
+    anonymous callers are unaffected. (Window turns: tests/test_redis.py.)"""
+    await factories.institution()
+    async with counters(backend, token_cost_per_minute=120) as prefix:
+        settings = dataclasses.replace(
+            conftest.test_settings(),
+            redis_url=get_config().redis_url,
+            redis_prefix=prefix,
+            token_cost_per_minute=120,
+        )
+        transport = httpx.ASGITransport(app=app_module.create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+
+            async def ask(query: str, token: str | None) -> httpx.Response:
+                auth = {"Authorization": f"Bearer {token}"} if token else {}
+                return await c.post("/graphql", json={"query": query}, headers=auth)
+
+            for _ in range(3):  # again with new tokens if the minute turned meanwhile
+                first, other = await _partner_token("人才网"), await _partner_token("招聘网")
+                start = throttle.window_start(dt.datetime.now(dt.UTC), throttle.TOKEN_WINDOW)
+                spent = [(await ask(EXPENSIVE, first)).status_code for _ in range(2)]
+                with count_sql() as counter:
+                    refused = await ask(EXPENSIVE, first)
+                cheap = [(await ask(CHEAP, first)).status_code for _ in range(2)]
+                unaffected = (await ask(EXPENSIVE, other)).status_code
+                anonymous = [(await ask(EXPENSIVE, None)).status_code for _ in range(3)]
+                now = dt.datetime.now(dt.UTC)
+                if throttle.window_start(now, throttle.TOKEN_WINDOW) == start:
+                    break
+    assert (spent, refused.status_code, cheap, unaffected) == ([200, 200], 429, [200, 200], 200)
+    assert anonymous == [200, 200, 200]
+    body = refused.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["cost"] == 50
+    assert error["message"].startswith("该令牌本分钟的查询成本额度(120)已用完")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert error["extensions"]["retryAfter"] == int(refused.headers["retry-after"])
+    # Nothing ran: only the token lookup and its counters touched the database.
+    assert not any("institution" in s.lower() for s in counter.statements)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_query_costing_more_than_the_whole_budget_is_a_cost_error(backend: str):
+    """A query that could never fit the budget is not a 'retry later': MAX_COST_EXCEEDED."""
+    async with counters(backend, token_cost_per_minute=40):
+        token = await _partner_token("人才网")
+        result = await gql(EXPENSIVE, actor=await account.resolve_api_token(token))
+        again = await gql(CHEAP, actor=await account.resolve_api_token(token))
+    assert (codes(result), result.errors[0].extensions["cost"]) == (["MAX_COST_EXCEEDED"], 50)
+    assert "每分钟 40" in result.errors[0].message
+    assert again.errors is None  # the refused query was not charged
+
+
+async def test_operations_without_connections_cost_one():
+    configure(Config(secret_key=TEST_SECRET, argon2_profile="cheapest", token_cost_per_minute=2))
+    partner = await account.resolve_api_token(await _partner_token("人才网"))
+    results = [await gql("{ __typename }", actor=partner) for _ in range(3)]
+    assert [codes(r) for r in results] == [[], [], ["RATE_LIMITED"]]
