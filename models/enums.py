@@ -145,6 +145,8 @@ class ExpertStatus(StrEnum):
 class ExpertApplicationStatus(StrEnum):
     SUBMITTED = "submitted"
     REVIEWED = "reviewed"
+    # Art. 17: sent back to the submitter for additions or adjustments.
+    NEEDS_CHANGES = "needs_changes"
     APPROVED = "approved"
     REJECTED = "rejected"
 

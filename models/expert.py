@@ -121,6 +121,11 @@ class ExpertApplication(Versioned):
     reviewed_at = fields.DatetimeField(null=True)
     decided_at = fields.DatetimeField(null=True)
     decision_reason = fields.TextField(default="")
+    # Art. 17 additions or adjustments: the open request (reason, when) and every
+    # earlier round as a list of {requestedAt, requestedBy, reason, resubmittedAt}.
+    change_request = fields.TextField(default="", db_default="")
+    change_requested_at = fields.DatetimeField(null=True)
+    change_history: Any = fields.JSONField(null=True)
     submitted_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
         "models.User", related_name="expert_applications", null=True, on_delete=fields.SET_NULL
     )

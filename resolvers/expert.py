@@ -99,7 +99,7 @@ from resolvers.personal import (
     protect_id_number,
     protect_phone,
 )
-from resolvers.policy import Perm, require, scope_filter, scoped
+from resolvers.policy import Perm, allows, require, scope_filter, scoped
 from resolvers.retirement import SCHEDULES, anniversary, category_matches_gender
 
 E, EA = ExpertStatus, ExpertApplicationStatus
@@ -255,6 +255,68 @@ async def list_expert_applications(
     if institution_id is not None:
         qs = qs.filter(institution_id=institution_id)
     return await qs.order_by("id")
+
+
+async def page_expert_applications(
+    actor: Actor,
+    *,
+    statuses: Sequence[ExpertApplicationStatus] = (),
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[ExpertApplication], bool]:
+    """One page of the applications the actor may see (oldest first), with their
+    experts loaded, and whether a next page exists. For the HTML queues."""
+    qs = scoped(actor, Perm.EXPERT_VIEW, ExpertApplication.all())
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    page = max(page, 1)
+    rows = (
+        await qs.order_by("id")
+        .offset((page - 1) * page_size)
+        .limit(page_size + 1)
+        .select_related("expert", "institution")
+    )
+    return rows[:page_size], len(rows) > page_size
+
+
+@dataclass(frozen=True)
+class ExpertRecord:
+    """What an expert's self-service page shows besides the profile (Art. 19, 25, 32)."""
+
+    terms: list[ExpertTerm]
+    trainings: list[TrainingRecord]
+    assessments: list[ExpertAssessment]
+    signatures: list[AgreementSignature]
+
+
+async def expert_record(actor: Actor, expert_id: int) -> ExpertRecord:
+    """Terms, training records, assessments and agreement signatures of one expert,
+    each through its own scoped query."""
+    expert = await get_expert(actor, expert_id)
+    return ExpertRecord(
+        terms=await scoped(
+            actor, Perm.EXPERT_VIEW, ExpertTerm.filter(expert_id=expert.id)
+        ).order_by("number"),
+        trainings=await scoped(
+            actor, Perm.EXPERT_VIEW, TrainingRecord.filter(expert_id=expert.id)
+        ).order_by("-trained_on", "-id"),
+        assessments=await scoped(
+            actor, Perm.EXPERT_VIEW, ExpertAssessment.filter(expert_id=expert.id)
+        ).order_by("-assessed_on", "-id"),
+        signatures=await scoped(
+            actor, Perm.EXPERT_VIEW, AgreementSignature.filter(expert_id=expert.id)
+        )
+        .select_related("agreement")
+        .order_by("-signed_at"),
+    )
+
+
+async def recommendable_units(actor: Actor) -> list[Unit]:
+    """Units whose registered authority is one the recommender acts for (R3 form choices;
+    recommend_expert still checks the authority's kind)."""
+    require(actor, Perm.EXPERT_RECOMMEND)
+    ids = [g.authority_id for g in actor.grants_of(Role.RECOMMENDER) if g.authority_id]
+    return await Unit.filter(authority_id__in=ids).order_by("name")
 
 
 # --- entry (Art. 15–17, R3, R4) ---------------------------------------------------
@@ -727,6 +789,225 @@ async def reject_expert(actor: Actor, application_id: int, *, reason: str) -> Ex
     return app
 
 
+# --- additions or adjustments (Art. 17) -------------------------------------------
+
+# What the submitter may correct when an application is sent back. The ID number
+# (and so gender and birth date) and the unit are not among them: a different person
+# or unit is a new application (the unit decides the recommender, R3).
+AMENDABLE_FIELDS: tuple[str, ...] = (
+    "name",
+    "phone",
+    "email",
+    "title",
+    "title_level",
+    "title_obtained_on",
+    "series",
+    "specialty",
+    "field",
+    "exception_reason",
+    "committee_id",
+)
+
+
+def _require_sender_back(actor: Actor, app: ExpertApplication) -> str:
+    """Who may ask for additions: the institution while it reviews (submitted), the
+    bureau until it decides (submitted or reviewed). Returns the asking side."""
+    if app.status == EA.SUBMITTED and allows(actor, Perm.EXPERT_REVIEW):
+        require(actor, Perm.EXPERT_REVIEW, app)
+        return "institution"
+    require(actor, Perm.EXPERT_APPROVE, app)
+    return "bureau"
+
+
+async def request_expert_application_changes(
+    actor: Actor, application_id: int, *, reason: str
+) -> ExpertApplication:
+    """Send an application back to its submitter for additions or adjustments (Art. 17).
+
+    The institution may do so while reviewing, the bureau before its decision; the
+    reason is required. Side effects: application needs_changes with the reason, a
+    new entry in change_history; an expert already reviewed goes back to applied;
+    audit events for each.
+    """
+    async with in_transaction():
+        app = await get_expert_application(actor, application_id)
+        side = _require_sender_back(actor, app)
+        reason = _text(reason, "reason")
+        check_transition(EA(app.status), EA.NEEDS_CHANGES)
+        expert = await Expert.get(id=_fk(app, "expert"))
+        now = _now()
+        history = [
+            *(app.change_history or []),
+            {
+                "requestedAt": now.isoformat(),
+                "requestedBy": actor.user_id,
+                "side": side,
+                "reason": reason,
+                "resubmittedAt": None,
+                "response": "",
+                "changedFields": [],
+            },
+        ]
+        before = audit.snapshot(app)
+        await _save(
+            app,
+            {
+                "status": EA.NEEDS_CHANGES,
+                "change_request": reason,
+                "change_requested_at": now,
+                "change_history": history,
+            },
+        )
+        await audit.record(
+            actor,
+            "expert_application.request_changes",
+            app,
+            before=before,
+            after=audit.snapshot(app),
+        )
+        if expert.status == E.REVIEWED:
+            await _set_expert_status(actor, expert, E.APPLIED, "expert.send_back")
+    return app
+
+
+async def _amendments(
+    app: ExpertApplication, expert: Expert, raw: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validated (expert values, application values) from the given fields (None: keep)."""
+    person: dict[str, Any] = {}
+    application: dict[str, Any] = {}
+    if raw.get("name") is not None:
+        person["name"] = _text(raw["name"], "name", max_length=50)
+    if raw.get("phone") is not None:
+        phone = normalize_phone(_text(raw["phone"], "phone", max_length=20))
+        person.update(protect_phone(phone))
+    if raw.get("email") is not None:
+        person["email"] = _email(raw["email"])
+    if raw.get("title") is not None:
+        person["title"] = _text(raw["title"], "title", max_length=100)
+    if raw.get("title_level") is not None:
+        person["title_level"] = _enum(Level, raw["title_level"], "titleLevel")
+    if raw.get("title_obtained_on") is not None:
+        obtained = _date(raw["title_obtained_on"], "titleObtainedOn")
+        if obtained > _today():
+            raise DomainError(ErrorCode.INVALID, "职称取得日期不能晚于今天", "titleObtainedOn")
+        person["title_obtained_on"] = obtained
+    if raw.get("series") is not None:
+        person["series"] = _series(raw["series"])
+    if raw.get("specialty") is not None:
+        person["specialty"] = _text(raw["specialty"], "specialty", max_length=100)
+    if raw.get("field") is not None:
+        person["field"] = _text(raw["field"], "field", max_length=200, required=False)
+    if raw.get("exception_reason") is not None:
+        reason = _text(raw["exception_reason"], "exceptionReason", required=False)
+        invited = app.route == EntryRoute.INVITATION
+        if reason and invited and app.invitation_category != InvitationCategory.URGENT_SPECIALTY:
+            raise DomainError(
+                ErrorCode.INVALID, "只有急需紧缺专业的邀请可以设置例外条件", "exceptionReason"
+            )
+        # The bureau's own invitation carries its approval; a recommender's does not.
+        application["exception_reason"] = reason
+        application["exception_approved"] = bool(reason) and invited
+    if raw.get("committee_id") is not None:
+        inst = await Institution.get(id=_fk(app, "institution"))
+        application["committee_id"] = await _committee_of(int(raw["committee_id"]), inst)
+    # A value submitted unchanged is no amendment (forms send every field back).
+    if person.get("phone_hash") == expert.phone_hash:
+        person = {k: v for k, v in person.items() if not k.startswith("phone")}
+    person = {k: v for k, v in person.items() if k.startswith("phone") or getattr(expert, k) != v}
+    if application.get("exception_reason", app.exception_reason) == app.exception_reason:
+        application.pop("exception_reason", None)
+        application.pop("exception_approved", None)
+    if application.get("committee_id", _fk(app, "committee")) == _fk(app, "committee"):
+        application.pop("committee_id", None)
+    return person, application
+
+
+async def resubmit_expert_application(
+    actor: Actor,
+    application_id: int,
+    *,
+    response: str = "",
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    title: str | None = None,
+    title_level: Level | str | None = None,
+    title_obtained_on: dt.date | str | None = None,
+    series: str | None = None,
+    specialty: str | None = None,
+    field: str | None = None,
+    exception_reason: str | None = None,
+    committee_id: int | None = None,
+) -> ExpertApplication:
+    """The submitter amends a sent-back application and submits it again (Art. 17).
+
+    The recommending authority for a recommendation, the bureau for an invitation.
+    Only AMENDABLE_FIELDS change (None keeps a value); entry eligibility is checked
+    again on the amended data (R4). The application returns to the institution's
+    review. Side effects: expert amended, application submitted, the open
+    change_history entry closed with the response and the changed fields; audit
+    events for each.
+    """
+    raw = {k: v for k, v in dict(locals()).items() if k in AMENDABLE_FIELDS}
+    async with in_transaction():
+        app = await get_expert_application(actor, application_id)
+        route = EntryRoute(app.route)
+        perm = Perm.EXPERT_RECOMMEND if route == EntryRoute.RECOMMENDATION else Perm.EXPERT_INVITE
+        require(actor, perm, app)
+        check_transition(EA(app.status), EA.SUBMITTED)
+        response = _text(response, "response", required=False)
+        expert = await Expert.get(id=_fk(app, "expert"))
+        person, application = await _amendments(app, expert, raw)
+        facts = ExpertFacts(
+            gender=Gender(expert.gender),
+            birth_date=expert.birth_date,
+            retirement_category=RetirementCategory(expert.retirement_category),
+            title_level=Level(person.get("title_level", expert.title_level)),
+            title_obtained_on=person.get("title_obtained_on", expert.title_obtained_on),
+        )
+        exception = application.get("exception_reason", app.exception_reason)
+        invited = route == EntryRoute.INVITATION
+        reasons = check_pool_entry(
+            facts, _today(), invited=invited, urgent_exception_approved=False
+        )
+        if reasons and exception:
+            reasons = check_pool_entry(
+                facts, _today(), invited=invited, urgent_exception_approved=True
+            )
+        if reasons:
+            raise EligibilityError(reasons)
+        changed = sorted(
+            {"phone" if k.startswith("phone") else k for k in person}
+            | {k for k in application if k != "exception_approved"}
+        )
+        if person:
+            before = audit.snapshot(expert)
+            await _save(expert, person)
+            await audit.record(
+                actor, "expert.amend", expert, before=before, after=audit.snapshot(expert)
+            )
+        history = [dict(entry) for entry in (app.change_history or [])]
+        if history:
+            history[-1].update(
+                resubmittedAt=_now().isoformat(), response=response, changedFields=changed
+            )
+        before = audit.snapshot(app)
+        await _save(
+            app,
+            {
+                **application,
+                "status": EA.SUBMITTED,
+                "change_request": "",
+                "change_history": history,
+            },
+        )
+        await audit.record(
+            actor, "expert_application.resubmit", app, before=before, after=audit.snapshot(app)
+        )
+    return app
+
+
 # --- terms (Art. 19, R7) ------------------------------------------------------------
 
 
@@ -1192,6 +1473,7 @@ async def sign_confidentiality_agreement(
         require(actor, Perm.EXPERT_SIGN_AGREEMENT, expert)
         if expert.status not in _OPEN:
             raise DomainError(ErrorCode.INVALID_TRANSITION, "专家已退出或未入库")
+        version = validate.text(version, "version", max_length=20, multiline=False)
         text = await AgreementText.get_or_none(version=version)
         if text is None:
             raise NotFound("保密协议版本不存在")

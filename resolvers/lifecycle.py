@@ -50,15 +50,19 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     # Experts (Art. 17, 22, 32): exited is final and keeps the history.
     ExpertStatus: {
         E.APPLIED: frozenset({E.REVIEWED, E.REJECTED}),
-        E.REVIEWED: frozenset({E.IN_POOL, E.REJECTED}),
+        # Back to applied when the bureau asks for additions after the review (Art. 17).
+        E.REVIEWED: frozenset({E.IN_POOL, E.REJECTED, E.APPLIED}),
         E.REJECTED: frozenset({E.APPLIED}),
         E.IN_POOL: frozenset({E.SUSPENDED, E.EXITED}),
         E.SUSPENDED: frozenset({E.IN_POOL, E.EXITED}),
         E.EXITED: frozenset(),
     },
     ExpertApplicationStatus: {
-        EA.SUBMITTED: frozenset({EA.REVIEWED, EA.REJECTED}),
-        EA.REVIEWED: frozenset({EA.APPROVED, EA.REJECTED}),
+        # Art. 17: additions or adjustments may be requested before the decision; the
+        # amended application is submitted again and reviewed again.
+        EA.SUBMITTED: frozenset({EA.REVIEWED, EA.REJECTED, EA.NEEDS_CHANGES}),
+        EA.REVIEWED: frozenset({EA.APPROVED, EA.REJECTED, EA.NEEDS_CHANGES}),
+        EA.NEEDS_CHANGES: frozenset({EA.SUBMITTED, EA.REJECTED}),
         EA.APPROVED: frozenset(),
         EA.REJECTED: frozenset(),
     },

@@ -98,7 +98,7 @@ strawberry.enum(
 )
 strawberry.enum(
     ExpertApplicationStatus,
-    description="入库申请状态:已提交、机构已审核、已批准入库、未通过(第十七条)。\n"
+    description="入库申请状态:已提交、机构已审核、退回补充调整、已批准入库、未通过(第十七条)。\n"
     "Expert application status.",
 )
 strawberry.enum(
@@ -395,6 +395,37 @@ def _current_term(terms: Sequence[ExpertTerm], today: dt.date) -> ExpertTerm | N
 
 
 @strawberry.type(
+    description="一次退回补充调整(第十七条):谁要求、理由、何时重新提交、改了哪些项。\n"
+    "One round of requested additions or adjustments."
+)
+class ExpertApplicationChangeRound:
+    side: str = strawberry.field(
+        description="提出要求的一方:institution(评审机构)或 bureau(市人社局)。"
+    )
+    reason: str = strawberry.field(description="要求补充或调整的内容与理由。")
+    requested_at: dt.datetime = strawberry.field(description="退回时间(UTC)。")
+    resubmitted_at: dt.datetime | None = strawberry.field(
+        description="重新提交的时间(UTC);尚未重新提交时为 null。"
+    )
+    response: str = strawberry.field(description="提交方的说明。")
+    changed_fields: list[str] = strawberry.field(
+        description="重新提交时修改的项(snake_case 字段名)。"
+    )
+
+    @classmethod
+    def from_entry(cls, e: Mapping[str, Any]) -> "ExpertApplicationChangeRound":
+        resubmitted = e.get("resubmittedAt")
+        return cls(
+            side=str(e.get("side", "")),
+            reason=str(e.get("reason", "")),
+            requested_at=dt.datetime.fromisoformat(e["requestedAt"]),
+            resubmitted_at=dt.datetime.fromisoformat(resubmitted) if resubmitted else None,
+            response=str(e.get("response", "")),
+            changed_fields=[str(f) for f in e.get("changedFields", [])],
+        )
+
+
+@strawberry.type(
     name="ExpertApplication",
     description="入库申请(第十五至十七条):推荐或邀请、评审机构审核意见、市人社局决定。"
     "不含个人信息;专家档案中的个人信息为脱敏值。\nAn application into the pool.",
@@ -417,6 +448,15 @@ class ExpertApplicationType(Node):
     reviewed_at: dt.datetime | None = strawberry.field(description="评审机构审核时间(UTC)。")
     decided_at: dt.datetime | None = strawberry.field(description="作出决定的时间(UTC)。")
     decision_reason: str = strawberry.field(description="未通过的理由。")
+    change_request: str = strawberry.field(
+        description="待补充或调整的要求(退回时填写,重新提交后为空字符串,第十七条)。"
+    )
+    change_requested_at: dt.datetime | None = strawberry.field(
+        description="最近一次退回补充调整的时间(UTC)。"
+    )
+    change_history: list["ExpertApplicationChangeRound"] = strawberry.field(
+        description="历次退回补充调整及重新提交的记录,按时间先后。"
+    )
     submitted_at: dt.datetime = strawberry.field(description="提交时间(UTC)。")
     version: int = strawberry.field(description="版本号(乐观锁)。")
 
@@ -459,6 +499,11 @@ class ExpertApplicationType(Node):
             reviewed_at=m.reviewed_at,
             decided_at=m.decided_at,
             decision_reason=m.decision_reason,
+            change_request=m.change_request,
+            change_requested_at=m.change_requested_at,
+            change_history=[
+                ExpertApplicationChangeRound.from_entry(e) for e in m.change_history or []
+            ],
             submitted_at=m.created_at,
             version=m.version,
         )
@@ -895,6 +940,9 @@ class PoolStatisticsType:
 @strawberry.input(description="专家列表筛选条件(各条件同时满足)。\nExpert filter.")
 class ExpertFilter:
     name_contains: str | None = strawberry.field(default=None, description="姓名包含该文字。")
+    name_prefix: str | None = strawberry.field(
+        default=None, description="姓名以该文字开头(可走索引,大名单上比 nameContains 快)。"
+    )
     number: str | None = strawberry.field(default=None, description="专家编号(完全一致)。")
     series: str | None = strawberry.field(default=None, description="系列(完全一致)。")
     specialty: str | None = strawberry.field(default=None, description="专业(完全一致)。")
@@ -956,6 +1004,7 @@ class ExpertQuery:
             ctx(info).actor,
             filters=directory.ExpertFilter(
                 name_contains=f.name_contains,
+                name_prefix=f.name_prefix,
                 number=f.number,
                 series=f.series,
                 specialty=f.specialty,
@@ -1112,6 +1161,40 @@ class ApproveExpertInput:
     )
 
 
+@strawberry.input(
+    description="退回入库申请要求补充或调整的输入。\nRequestExpertApplicationChanges input."
+)
+class RequestExpertApplicationChangesInput:
+    application_id: strawberry.ID = strawberry.field(description="入库申请的 ID。")
+    reason: str = strawberry.field(description="需要补充或调整的内容与理由(必填)。")
+
+
+@strawberry.input(
+    description="补充调整后重新提交入库申请的输入:只填需要修改的项,其余保持不变。"
+    "身份证号码和所在单位不能修改。\nResubmitExpertApplication input."
+)
+class ResubmitExpertApplicationInput:
+    application_id: strawberry.ID = strawberry.field(description="入库申请的 ID。")
+    response: str = strawberry.field(default="", description="对补充调整要求的说明。")
+    name: str | None = strawberry.field(default=None, description="更正后的姓名。")
+    phone: str | None = strawberry.field(default=None, description="手机号码。")
+    email: str | None = strawberry.field(default=None, description="电子邮箱。")
+    title: str | None = strawberry.field(default=None, description="现职称名称。")
+    title_level: Level | None = strawberry.field(default=None, description="职称层级。")
+    title_obtained_on: dt.date | None = strawberry.field(
+        default=None, description="取得现职称的日期。"
+    )
+    series: str | None = strawberry.field(default=None, description="系列。")
+    specialty: str | None = strawberry.field(default=None, description="专业。")
+    field: str | None = strawberry.field(default=None, description="研究领域。")
+    exception_reason: str | None = strawberry.field(
+        default=None, description="急需紧缺专业例外条件的理由;空字符串表示撤销。"
+    )
+    committee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="拟入评委会的 ID(须属于该评审机构)。"
+    )
+
+
 @strawberry.input(description="市人社局不予入库的输入。\nRejectExpert input.")
 class RejectExpertInput:
     application_id: strawberry.ID = strawberry.field(description="入库申请的 ID。")
@@ -1225,6 +1308,22 @@ class ApproveExpertPayload:
 @strawberry.type(description="不予入库的结果。\nRejectExpert payload.")
 class RejectExpertPayload:
     application: ExpertApplicationType | None = strawberry.field(description="未通过的入库申请。")
+    errors: list[UserError] = strawberry.field(description=ERRORS)
+
+
+@strawberry.type(description="退回补充调整的结果。\nRequestExpertApplicationChanges payload.")
+class RequestExpertApplicationChangesPayload:
+    application: ExpertApplicationType | None = strawberry.field(
+        description="已退回补充调整的入库申请。"
+    )
+    errors: list[UserError] = strawberry.field(description=ERRORS)
+
+
+@strawberry.type(description="重新提交入库申请的结果。\nResubmitExpertApplication payload.")
+class ResubmitExpertApplicationPayload:
+    application: ExpertApplicationType | None = strawberry.field(
+        description="重新提交、等待评审机构再次审核的入库申请。"
+    )
     errors: list[UserError] = strawberry.field(description=ERRORS)
 
 
@@ -1469,6 +1568,58 @@ class ExpertMutation:
             ),
         )
         return RejectExpertPayload(application=_application(app), errors=errors)
+
+    @strawberry.mutation(
+        description="退回入库申请,要求推荐单位(邀请入库时为市人社局)补充或调整(第十七条):"
+        "评审机构在审核时、市人社局在决定前均可退回,须说明理由。\n"
+        "Request additions or adjustments to an expert application."
+    )
+    async def request_expert_application_changes(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestExpertApplicationChangesInput, strawberry.argument(description=INPUT)
+        ],
+    ) -> RequestExpertApplicationChangesPayload:
+        app, errors = await _attempt(
+            info,
+            lambda: svc.request_expert_application_changes(
+                ctx(info).actor, _application_id(input.application_id), reason=input.reason
+            ),
+        )
+        return RequestExpertApplicationChangesPayload(application=_application(app), errors=errors)
+
+    @strawberry.mutation(
+        description="提交方补充调整后重新提交被退回的入库申请(第十七条):重新检查入库条件"
+        "(R4),申请回到评审机构审核。\nResubmit an expert application after changes."
+    )
+    async def resubmit_expert_application(
+        self,
+        info: Info,
+        input: Annotated[ResubmitExpertApplicationInput, strawberry.argument(description=INPUT)],
+    ) -> ResubmitExpertApplicationPayload:
+        actor = ctx(info).actor
+
+        async def run() -> ExpertApplication:
+            return await svc.resubmit_expert_application(
+                actor,
+                _application_id(input.application_id),
+                response=input.response,
+                name=input.name,
+                phone=input.phone,
+                email=input.email,
+                title=input.title,
+                title_level=input.title_level,
+                title_obtained_on=input.title_obtained_on,
+                series=input.series,
+                specialty=input.specialty,
+                field=input.field,
+                exception_reason=input.exception_reason,
+                committee_id=expect_id(input.committee_id, "Committee", "committeeId"),
+            )
+
+        app, errors = await _attempt(info, run)
+        return ResubmitExpertApplicationPayload(application=_application(app), errors=errors)
 
     @strawberry.mutation(
         description="专家申请修改本人信息(第十九、二十一条,R8):所在单位与评审机构均核对通过后"

@@ -1389,3 +1389,234 @@ async def test_system_actor_cannot_recommend_without_a_recommender_grant():
     with pytest.raises(DomainError) as err:
         await _recommend({**w, "recommender": SYSTEM})
     assert err.value.code == ErrorCode.WRONG_RECOMMENDER
+
+
+# --- additions or adjustments (Art. 17) -----------------------------------------------
+
+
+async def test_institution_requests_changes_then_recommender_amends_and_resubmits_art17():
+    w = await _world()
+    app = await _recommend(w)
+
+    sent = await svc.request_expert_application_changes(
+        w["staff"], app.id, reason="请补充近三年代表性业绩"
+    )
+    assert (sent.status, sent.change_request) == (EA.NEEDS_CHANGES, "请补充近三年代表性业绩")
+    again = await svc.resubmit_expert_application(
+        w["recommender"], app.id, response="已补充", specialty="微电子", phone="13900001111"
+    )
+
+    expert = await Expert.get(id=app.expert_id)  # type: ignore[attr-defined]
+    assert (again.status, again.change_request) == (EA.SUBMITTED, "")
+    assert (expert.specialty, expert.phone_masked, expert.status) == (
+        "微电子",
+        "139****1111",
+        E.APPLIED,
+    )
+    [entry] = again.change_history
+    assert (entry["side"], entry["reason"], entry["response"], entry["changedFields"]) == (
+        "institution",
+        "请补充近三年代表性业绩",
+        "已补充",
+        ["phone", "specialty"],
+    )
+    assert entry["resubmittedAt"] is not None
+    assert (await _actions())[2:] == [
+        "expert_application.request_changes",
+        "expert.amend",
+        "expert_application.resubmit",
+    ]
+    reviewed = await svc.review_expert_application(
+        w["staff"], app.id, opinion="补充后符合条件", recommend=True
+    )
+    assert reviewed.status == EA.REVIEWED
+
+
+async def test_bureau_requests_changes_after_review_expert_goes_back_to_applied_art17():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.review_expert_application(w["staff"], app.id, opinion="同意", recommend=True)
+
+    sent = await svc.request_expert_application_changes(
+        w["bureau"], app.id, reason="职称证书日期有误"
+    )
+
+    assert sent.status == EA.NEEDS_CHANGES
+    assert sent.change_history[0]["side"] == "bureau"
+    assert (await Expert.get(id=app.expert_id)).status == E.APPLIED  # type: ignore[attr-defined]
+    assert (await _actions())[-2:] == ["expert_application.request_changes", "expert.send_back"]
+
+
+async def test_history_keeps_every_round_of_changes_art17():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="第一次")
+    await svc.resubmit_expert_application(w["recommender"], app.id, response="一")
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="第二次")
+    await svc.resubmit_expert_application(w["recommender"], app.id, title="研究员")
+
+    fresh = await ExpertApplication.get(id=app.id)
+    assert [(e["reason"], e["response"], e["changedFields"]) for e in fresh.change_history] == [
+        ("第一次", "一", []),
+        ("第二次", "", ["title"]),
+    ]
+
+
+async def test_request_changes_without_reason_refused_nothing_changed():
+    w = await _world()
+    app = await _recommend(w)
+    state = await _row(app)
+
+    with pytest.raises(DomainError) as err:
+        await svc.request_expert_application_changes(w["staff"], app.id, reason="  ")
+
+    assert (err.value.code, err.value.field) == (ErrorCode.REQUIRED, "reason")
+    assert await _row(app) == state
+
+
+async def test_request_changes_by_other_institution_not_found_nothing_changed():
+    w = await _world()
+    app = await _recommend(w)
+    other = await _staff(await factories.institution())
+    state = await _row(app)
+
+    with pytest.raises(NotFound):
+        await svc.request_expert_application_changes(other, app.id, reason="x")
+
+    assert await _row(app) == state
+
+
+@pytest.mark.parametrize("who", ["recommender"])
+async def test_request_changes_by_recommender_denied_nothing_changed(who):
+    w = await _world()
+    app = await _recommend(w)
+    state = await _row(app)
+
+    with pytest.raises(PermissionDenied):
+        await svc.request_expert_application_changes(w[who], app.id, reason="x")
+
+    assert await _row(app) == state
+
+
+async def test_request_changes_by_institution_after_its_review_denied_nothing_changed():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.review_expert_application(w["staff"], app.id, opinion="同意", recommend=True)
+    state = await _row(app)
+
+    with pytest.raises(PermissionDenied):
+        await svc.request_expert_application_changes(w["staff"], app.id, reason="x")
+
+    assert await _row(app) == state
+
+
+async def test_request_changes_on_decided_application_refused_invalid_transition():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.reject_expert(w["bureau"], app.id, reason="不予入库")
+    state = await _row(app)
+
+    with pytest.raises(DomainError) as err:
+        await svc.request_expert_application_changes(w["bureau"], app.id, reason="x")
+
+    assert err.value.code == ErrorCode.INVALID_TRANSITION
+    assert await _row(app) == state
+
+
+async def test_resubmit_when_not_sent_back_refused_invalid_transition():
+    w = await _world()
+    app = await _recommend(w)
+    state = await _row(app)
+
+    with pytest.raises(DomainError) as err:
+        await svc.resubmit_expert_application(w["recommender"], app.id, title="研究员")
+
+    assert err.value.code == ErrorCode.INVALID_TRANSITION
+    assert await _row(app) == state
+
+
+@pytest.mark.parametrize("who", ["staff", "bureau"])
+async def test_resubmit_recommendation_by_non_recommender_denied_nothing_changed(who):
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充")
+    before = await _counts()
+
+    with pytest.raises(PermissionDenied):
+        await svc.resubmit_expert_application(w[who], app.id, title="研究员")
+
+    assert await _counts() == before
+    assert (await ExpertApplication.get(id=app.id)).status == EA.NEEDS_CHANGES
+
+
+async def test_resubmit_by_other_authority_not_found_nothing_changed():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充")
+    other = await _recommender(await factories.authority(AuthorityKind.INDUSTRY))
+    before = await _counts()
+
+    with pytest.raises(NotFound):
+        await svc.resubmit_expert_application(other, app.id, title="研究员")
+
+    assert await _counts() == before
+
+
+@pytest.mark.parametrize(
+    ("over", "code", "field"),
+    [
+        ({"phone": "123"}, ErrorCode.INVALID_PHONE, "phone"),
+        ({"email": "not-an-email"}, ErrorCode.INVALID, "email"),
+        ({"series": "不存在的系列"}, ErrorCode.INVALID, "series"),
+        ({"title_level": "nonsense"}, ErrorCode.INVALID, "titleLevel"),
+        ({"name": " "}, ErrorCode.REQUIRED, "name"),
+    ],
+)
+async def test_resubmit_bad_amendment_refused_nothing_changed(over, code, field):
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充")
+    before = await _counts()
+    expert_before = await Expert.get(id=app.expert_id).values()  # type: ignore[attr-defined]
+
+    with pytest.raises(DomainError) as err:
+        await svc.resubmit_expert_application(w["recommender"], app.id, **over)
+
+    assert (err.value.code, err.value.field) == (code, field)
+    assert await _counts() == before
+    assert await Expert.get(id=app.expert_id).values() == expert_before  # type: ignore[attr-defined]
+
+
+async def test_resubmit_amendment_that_makes_candidate_ineligible_refused_r4():
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请核实职称")
+    before = await _counts()
+
+    with pytest.raises(svc.EligibilityError) as err:
+        await svc.resubmit_expert_application(
+            w["recommender"], app.id, title_level=Level.INTERMEDIATE
+        )
+
+    assert err.value.reason_codes != []
+    assert await _counts() == before
+    assert (await ExpertApplication.get(id=app.id)).status == EA.NEEDS_CHANGES
+
+
+async def test_invitation_sent_back_is_resubmitted_by_the_bureau():
+    w = await _world()
+    app = await svc.invite_expert(
+        w["bureau"],
+        category=InvitationCategory.ACADEMICIAN,
+        institution_id=w["inst"].id,
+        unit_id=w["unit"].id,
+        **_person(),
+    )
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充联系方式")
+
+    with pytest.raises(NotFound):  # an invitation has no recommending authority to see it
+        await svc.resubmit_expert_application(w["recommender"], app.id, email="a@b.cn")
+    again = await svc.resubmit_expert_application(w["bureau"], app.id, email="a@b.cn")
+
+    assert again.status == EA.SUBMITTED
+    assert (await Expert.get(id=app.expert_id)).email == "a@b.cn"  # type: ignore[attr-defined]

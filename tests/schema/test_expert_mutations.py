@@ -153,6 +153,8 @@ MUTATIONS: dict[str, tuple[str, str]] = {
     ),
     "exitExpert": ("ExitExpertInput", "expert { id status }"),
     "grantTermException": ("GrantTermExceptionInput", TERM),
+    "requestExpertApplicationChanges": ("RequestExpertApplicationChangesInput", APPLICATION),
+    "resubmitExpertApplication": ("ResubmitExpertApplicationInput", APPLICATION),
 }
 
 
@@ -1103,6 +1105,19 @@ async def _term_exception(w: World, target: Expert) -> Case:
     return Case({"expertId": gid("Expert", target.id), "reason": "学科带头人"}, target.id)
 
 
+async def _request_changes(w: World, target: Expert) -> Case:
+    app = await _submitted(w)
+    input = {"applicationId": gid("ExpertApplication", app.id), "reason": "请补充业绩材料"}
+    return Case(input, app.expert_id)  # type: ignore[attr-defined]
+
+
+async def _resubmit(w: World, target: Expert) -> Case:
+    app = await _submitted(w)
+    await svc.request_expert_application_changes(w.staff, app.id, reason="请补充业绩材料")
+    input = {"applicationId": gid("ExpertApplication", app.id), "specialty": "微电子"}
+    return Case(input, app.expert_id)  # type: ignore[attr-defined]
+
+
 #                 bureau own other self another employer recommender anonymous partner
 ON_APPLICATION_BUREAU = _expect(OK, F, NF, F, NF, NF, F, NF, NF)
 MATRIX: dict[str, tuple[Setup, dict[str, str]]] = {
@@ -1118,6 +1133,13 @@ MATRIX: dict[str, tuple[Setup, dict[str, str]]] = {
     "recordExpertAssessment": (_assessment, _expect(F, OK, NF, F, NF, F, F, NF, NF)),
     "exitExpert": (_exit, _expect(OK, OK, NF, F, NF, F, F, NF, NF)),
     "grantTermException": (_term_exception, _expect(OK, F, NF, F, NF, F, F, NF, NF)),
+    # Art. 17: the institution while reviewing, the bureau before deciding.
+    "requestExpertApplicationChanges": (
+        _request_changes,
+        _expect(OK, OK, NF, F, NF, NF, F, NF, NF),
+    ),
+    # Only the submitter (here the recommending authority) amends and resubmits.
+    "resubmitExpertApplication": (_resubmit, _expect(F, F, NF, F, NF, NF, OK, NF, NF)),
 }
 
 
@@ -1250,3 +1272,75 @@ async def test_expert_applications_statement_count_is_flat_from_1_to_50():
     fifty, got = await _statements(APPLICATION_LIST, w.bureau)
     assert len(got["expertApplications"]["edges"]) == 50
     assert one == fifty == APPLICATION_STATEMENTS
+
+
+# --- additions or adjustments (Art. 17) -------------------------------------------------
+
+CHANGES = """query($id: ID!) { node(id: $id) { ... on ExpertApplication {
+  status changeRequest changeHistory { side reason response changedFields resubmittedAt }
+  expert { specialty }
+} } }"""
+
+
+async def test_send_back_and_resubmit_walk_keeps_history_art17():
+    """Art. 17: the institution asks for additions with a reason, the recommender
+    amends and resubmits, the application is back in the institution's review and the
+    round stays in changeHistory."""
+    w = await world()
+    app = (await ok("recommendExpert", person(w.unit, w.home), w.recommender))["application"]
+
+    sent = await ok(
+        "requestExpertApplicationChanges",
+        {"applicationId": app["id"], "reason": "请补充近三年业绩"},
+        w.staff,
+    )
+    assert sent["application"]["status"] == "NEEDS_CHANGES"
+    again = await ok(
+        "resubmitExpertApplication",
+        {"applicationId": app["id"], "specialty": "微电子", "response": "已补充"},
+        w.recommender,
+    )
+
+    node = data(await gql(CHANGES, {"id": app["id"]}, actor=w.staff))["node"]
+    assert again["application"]["status"] == "SUBMITTED"
+    assert node["status"] == "SUBMITTED"
+    assert node["changeRequest"] == ""
+    [round_] = node["changeHistory"]
+    assert (round_["side"], round_["reason"], round_["response"], round_["changedFields"]) == (
+        "institution",
+        "请补充近三年业绩",
+        "已补充",
+        ["specialty"],
+    )
+    assert round_["resubmittedAt"] is not None
+
+
+async def test_send_back_without_reason_is_a_payload_error_nothing_changed():
+    w = await world()
+    app = await _submitted(w)
+    before = await snapshot()
+
+    errors = await refused(
+        "requestExpertApplicationChanges",
+        {"applicationId": gid("ExpertApplication", app.id), "reason": " "},
+        w.staff,
+    )
+
+    assert [(e["field"], e["code"]) for e in errors] == [("reason", "REQUIRED")]
+    assert await snapshot() == before
+
+
+async def test_resubmit_with_bad_phone_is_a_payload_error_nothing_changed():
+    w = await world()
+    app = await _submitted(w)
+    await svc.request_expert_application_changes(w.staff, app.id, reason="请核实电话")
+    before = await snapshot()
+
+    errors = await refused(
+        "resubmitExpertApplication",
+        {"applicationId": gid("ExpertApplication", app.id), "phone": "123"},
+        w.recommender,
+    )
+
+    assert [(e["field"], e["code"]) for e in errors] == [("phone", "INVALID_PHONE")]
+    assert await snapshot() == before
