@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 from models import Certificate, EvaluationSession, SessionApplicant
 from models.enums import LEVEL_LABELS, ApplicantResult, CertificateKind, Level, SessionStatus
-from resolvers import audit, certsign
+from resolvers import audit, certsign, validate
 from resolvers.actor import Actor
 from resolvers.errors import DomainError, ErrorCode, NotFound
 from resolvers.evaluation import BEIJING, load_session, session_day
@@ -197,11 +197,7 @@ async def revoke_certificate(actor: Actor, code: str, *, reason: str) -> Certifi
     if cert is None:
         raise NotFound("证书不存在")
     require(actor, Perm.CERTIFICATE_REVOKE, cert)
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
-    if not reason:
-        raise DomainError(ErrorCode.REQUIRED, "请填写撤销理由", "reason")
-    if len(reason) > REASON_MAX:
-        raise DomainError(ErrorCode.TOO_LONG, f"不能超过{REASON_MAX}个字符", "reason")
+    reason = validate.text(reason, "reason", max_length=REASON_MAX)
     if cert.revoked_at is not None:
         raise DomainError(ErrorCode.CERTIFICATE_REVOKED, "该证书已撤销", "code")
     now = dt.datetime.now(dt.UTC)
@@ -237,3 +233,24 @@ async def certificate_qr_svg(code: str, *, base_url: str = "") -> str:
         raise NotFound("证书不存在")
     qr = segno.make(verification_url(cert.code, cert.signature, base_url=base_url), error="m")
     return str(qr.svg_inline(scale=4))
+
+
+async def list_session_certificates(actor: Actor, session_id: int) -> list[Certificate]:
+    """Certificates and notices issued for the session's applicants: the bureau (R18)."""
+    session = await load_session(actor, session_id, Perm.CERTIFICATE_ISSUE)
+    return (
+        await Certificate.filter(applicant__session_id=session.id)
+        .select_related("applicant")
+        .order_by("applicant_id", "kind")
+    )
+
+
+async def get_certificate(actor: Actor, code: str) -> Certificate:
+    """The full certificate for its printable page: the holder (own application) and
+    the bureau; everyone else verifies the code publicly (masked) instead."""
+    normalized = normalize_code(code) or ""
+    cert = await scoped(actor, Perm.RESULT_VIEW, Certificate.filter(code=normalized)).first()
+    if cert is None:
+        raise NotFound("证书不存在")
+    require(actor, Perm.RESULT_VIEW, cert)
+    return cert

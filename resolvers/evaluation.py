@@ -1065,25 +1065,34 @@ async def decline_invitation(actor: Actor, panel_member_id: int, *, reason: str)
     return member
 
 
-async def redraw(actor: Actor, session_id: int, *, reason: str, supervisor_user_id: int) -> Draw:
+async def redraw(actor: Actor, session_id: int, *, reason: str) -> Draw:
     """Abandon the current draw (kept, with the reason and the confirming supervisor)
     and commit a new one; one commitment allows one draw, so a redraw needs this.
 
-    Side effects: the old Draw → abandoned; a new Draw (committed) from a freshly frozen
-    pool; session → committed; audit "draw.abandon", "draw.commit" and the status change.
+    An act of an assigned supervisor of the session (Art. 30: the supervisors oversee
+    the draw), who is the confirming supervisor. Institution staff, and the bureau
+    unless it is itself assigned as a supervisor, get PermissionDenied; a session the
+    actor cannot see is NotFound.
+    Side effects: the old Draw → abandoned with confirmed_by = the actor; a new Draw
+    (committed) from a freshly frozen pool; session → committed; audit "draw.abandon"
+    (with confirmed_by), "draw.commit" and the status change.
     """
-    session = await load_session(actor, session_id, Perm.SESSION_MANAGE)
+    session = await load_session(actor, session_id, Perm.SESSION_SUPERVISE)
+    # The confirmation is a person's: the system actor (which passes every permission
+    # check) or a partner token has no supervisor assignment and so cannot confirm.
+    supervisor_id = actor.user_id
+    if (
+        supervisor_id is None
+        or not await SupervisorAssignment.filter(
+            session_id=session.id, user_id=supervisor_id
+        ).exists()
+    ):
+        raise PermissionDenied()
     await _operable(actor, session)
     _guard(session)
     reason = _text(reason, "reason", max_length=TEXT_MAX)
     if session.status not in (S.COMMITTED, S.DRAWN):
         check_transition(SessionStatus(session.status), S.COMMITTED)
-    if not await SupervisorAssignment.filter(
-        session_id=session.id, user_id=supervisor_user_id
-    ).exists():
-        raise DomainError(
-            ErrorCode.NO_SUPERVISOR, "重新抽取须经本场评审会议的监督委员确认", "supervisorUserId"
-        )
     async with in_transaction():
         await _draw_lock()
         old = await Draw.filter(
@@ -1095,7 +1104,7 @@ async def redraw(actor: Actor, session_id: int, *, reason: str, supervisor_user_
         updated = await Draw.filter(id=old.id, status=old.status).update(
             status=DrawStatus.ABANDONED,
             abandon_reason=reason,
-            confirmed_by_id=supervisor_user_id,
+            confirmed_by_id=supervisor_id,
             updated_at=_now(),
         )
         if updated != 1:
@@ -1108,7 +1117,7 @@ async def redraw(actor: Actor, session_id: int, *, reason: str, supervisor_user_
             after={
                 "status": DrawStatus.ABANDONED,
                 "reason": reason,
-                "confirmed_by": supervisor_user_id,
+                "confirmed_by": supervisor_id,
             },
         )
         new = await _new_commitment(actor, session)
@@ -1559,3 +1568,236 @@ async def list_evaluation_sessions(
     if filters.year is not None:
         qs = qs.filter(year=filters.year)
     return await paginate(qs, SESSION_SORTS[order], page or PageArgs())
+
+
+# --- read models for the HTML workspace (issue 7 item 10) -----------------------------
+
+
+async def list_session_supervisors(actor: Actor, session_id: int) -> list[SupervisorAssignment]:
+    """Supervisors assigned to the session (Art. 30), with their user rows."""
+    session = await load_session(actor, session_id, Perm.SESSION_VIEW)
+    return (
+        await SupervisorAssignment.filter(session_id=session.id)
+        .select_related("user")
+        .order_by("id")
+    )
+
+
+async def list_session_recordings(actor: Actor, session_id: int) -> list[Recording]:
+    session = await load_session(actor, session_id, Perm.SESSION_VIEW)
+    return await Recording.filter(session_id=session.id).order_by("id")
+
+
+async def list_session_conflicts(actor: Actor, session_id: int) -> list[ConflictDeclaration]:
+    """Declarations made for the session (R11): its staff, supervisors and the bureau."""
+    session = await load_session(actor, session_id, Perm.SESSION_VIEW)
+    return (
+        await ConflictDeclaration.filter(session_id=session.id)
+        .select_related("expert", "staff", "applicant", "relative_unit")
+        .order_by("id")
+    )
+
+
+async def session_roster(actor: Actor, session_id: int) -> list[CommitteeSeat]:
+    """The committee roster behind the session (for training and declarations): the
+    institution's staff only. The roster is a superset of the sealed panel (R19)."""
+    session = await load_session(actor, session_id, Perm.SESSION_MANAGE)
+    return (
+        await CommitteeSeat.filter(committee_id=_fk(session, "committee"))
+        .select_related("expert")
+        .order_by("expert__number")
+    )
+
+
+async def supervisor_candidates(actor: Actor) -> list[User]:
+    """Active users holding the supervisor role, for the bureau's assignment form."""
+    require(actor, Perm.SESSION_ASSIGN_SUPERVISOR)
+    ids = await RoleAssignment.filter(role=Role.SUPERVISOR).values_list("user_id", flat=True)
+    return await User.filter(id__in=list(ids), is_active=True).order_by("username")
+
+
+async def unit_by_credit_code(code: str) -> Unit | None:
+    """The registered unit with this 统一社会信用代码 (units are not personal data)."""
+    value = (code or "").strip().upper() if isinstance(code, str) else ""
+    return await Unit.filter(credit_code=value).first() if value else None
+
+
+@dataclass(frozen=True)
+class VoteProgress:
+    """Who has voted on whom (R14), without the choices: individual votes are the
+    bureau's (session_votes). `cast` maps (applicant id, expert id) → paper ballot."""
+
+    present: list[PanelMember]
+    cast: dict[tuple[int, int], bool]
+
+    def missing(self, applicant_id: int) -> list[PanelMember]:
+        return [m for m in self.present if (applicant_id, _fk(m, "expert")) not in self.cast]
+
+    def count(self, applicant_id: int) -> int:
+        return sum(1 for a, _ in self.cast if a == applicant_id)
+
+
+async def vote_progress(actor: Actor, session_id: int) -> VoteProgress:
+    """Votes cast so far per applicant and present expert: staff, supervisors, bureau."""
+    session = await load_session(actor, session_id, Perm.PANEL_VIEW)
+    present = [m for m in await _current_panel(session.id) if m.present]
+    rows = await Vote.filter(session_id=session.id).values(
+        "applicant_id", "expert_id", "paper_ballot"
+    )
+    return VoteProgress(
+        present=present,
+        cast={(r["applicant_id"], r["expert_id"]): bool(r["paper_ballot"]) for r in rows},
+    )
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """One finalisation precondition (R14, R15) and whether it holds now."""
+
+    code: ErrorCode
+    label: str
+    ok: bool
+
+
+async def finalise_checklist(actor: Actor, session_id: int) -> list[Precondition]:
+    """Every precondition finalise_session checks, each with its state, so the page can
+    show all that are missing at once (finalise_session still decides)."""
+    session = await load_session(actor, session_id, Perm.SESSION_VIEW)
+    panel = await _current_panel(session.id)
+    present = [m for m in panel if m.present]
+    presiding = session.presiding_expert_id  # type: ignore[attr-defined]
+    applicant_ids = await SessionApplicant.filter(session_id=session.id).values_list(
+        "id", flat=True
+    )
+    present_ids = {_fk(m, "expert") for m in present}
+    cast = set(
+        await Vote.filter(session_id=session.id).values_list("applicant_id", "expert_id")  # type: ignore[arg-type]
+    )
+    missing = sum(1 for a in applicant_ids for e in present_ids if (a, e) not in cast)
+    return [
+        Precondition(
+            ErrorCode.NO_QUORUM,
+            f"出席专家达到法定人数（已出席{len(present)}人，评审组{len(panel)}人）",
+            bool(panel) and _quorate(len(present), len(panel)),
+        ),
+        Precondition(
+            ErrorCode.NO_PRESIDING,
+            "由出席的主任委员或副主任委员主持",
+            any(_fk(m, "expert") == presiding and m.seat in PRESIDING for m in present),
+        ),
+        Precondition(
+            ErrorCode.NO_RECORDING,
+            "已附评审录音录像",
+            await Recording.filter(session_id=session.id).exists(),
+        ),
+        Precondition(
+            ErrorCode.NO_SUPERVISOR,
+            "已指派监督委员",
+            await SupervisorAssignment.filter(session_id=session.id).exists(),
+        ),
+        Precondition(
+            ErrorCode.VOTES_MISSING,
+            f"出席专家已对每名申报人投票（尚缺{missing}张）",
+            bool(present) and missing == 0,
+        ),
+    ]
+
+
+async def _own_member(actor: Actor, panel_member_id: int) -> PanelMember:
+    own = _own_experts(actor)
+    member = None
+    if own:
+        member = (
+            await PanelMember.filter(
+                id=panel_member_id, expert_id__in=list(own), draw__status=DrawStatus.EXECUTED
+            )
+            .select_related("session", "draw")
+            .first()
+        )
+    if member is None:
+        raise NotFound("邀请不存在")
+    require(actor, Perm.PANEL_VIEW, member)
+    return member
+
+
+async def accept_invitation(actor: Actor, panel_member_id: int) -> PanelMember:
+    """A drawn expert accepts the own invitation (Art. 25). Side effects: the member →
+    accepted, audit "panel_member.accept"."""
+    member = await _own_member(actor, panel_member_id)
+    session: EvaluationSession = member.session
+    _open(session)
+    if member.is_backup:
+        raise DomainError(ErrorCode.INVALID, "备选专家尚未被邀请", "panelMemberId")
+    if session.status not in (S.DRAWN, S.SITTING):
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "该邀请已失效", "panelMemberId")
+    check_transition(PanelStatus(member.status), PanelStatus.ACCEPTED, field="panelMemberId")
+    async with in_transaction():
+        updated = await PanelMember.filter(id=member.id, status=member.status).update(
+            status=PanelStatus.ACCEPTED, updated_at=_now()
+        )
+        if updated != 1:
+            raise _version_conflict()
+        await audit.record(
+            actor,
+            "panel_member.accept",
+            member,
+            before={"status": member.status},
+            after={"status": PanelStatus.ACCEPTED},
+        )
+    member.status = PanelStatus.ACCEPTED
+    return member
+
+
+async def my_invitation_rows(actor: Actor) -> list[PanelMember]:
+    """my_invitations with each session's committee loaded, for the expert's page;
+    backups are not invited (they learn nothing until promoted)."""
+    rows = await my_invitations(actor)
+    ids = [m.id for m in rows if not m.is_backup]
+    if not ids:
+        return []
+    return (
+        await PanelMember.filter(id__in=ids)
+        .select_related("session__committee", "session__institution")
+        .order_by("-id")
+    )
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """What a drawn expert sees to vote (R14): the own seat, the applicants and the own
+    votes; never the other panel members (R19)."""
+
+    member: PanelMember
+    session: EvaluationSession
+    applicants: list[SessionApplicant]
+    votes: dict[int, VoteChoice]
+
+
+async def my_ballot(actor: Actor, session_id: int) -> Ballot:
+    """The actor's own seat on the session's current panel, or NotFound."""
+    own = _own_experts(actor)
+    member = None
+    if own:
+        member = (
+            await PanelMember.filter(
+                session_id=session_id,
+                expert_id__in=list(own),
+                draw__status=DrawStatus.EXECUTED,
+                is_backup=False,
+            )
+            .exclude(status=PanelStatus.DECLINED)
+            .select_related("session__committee", "session__institution")
+            .first()
+        )
+    if member is None:
+        raise NotFound("评审会议不存在")
+    require(actor, Perm.PANEL_VIEW, member)
+    session: EvaluationSession = member.session
+    applicants = await SessionApplicant.filter(session_id=session.id).order_by("id")
+    votes = {
+        int(a): VoteChoice(c)
+        for a, c in await Vote.filter(
+            session_id=session.id, expert_id=_fk(member, "expert")
+        ).values_list("applicant_id", "choice")  # type: ignore[misc]
+    }
+    return Ballot(member=member, session=session, applicants=applicants, votes=votes)

@@ -545,9 +545,6 @@ class DeclineInvitationInput:
 class RedrawInput:
     session_id: strawberry.ID = strawberry.field(description="评审会议 ID。")
     reason: str = strawberry.field(description="重新抽取的理由。")
-    supervisor_user_id: strawberry.ID = strawberry.field(
-        description="确认重新抽取的本场监督委员用户 ID。"
-    )
 
 
 @strawberry.input(description="记录出席情况的输入(R14)。\nRecord attendance.")
@@ -851,8 +848,8 @@ class EvaluationMutation:
         )
 
     @strawberry.mutation(
-        description="说明理由并经本场监督委员确认,放弃当前抽取并重新公布承诺(R10)。"
-        "支持 Idempotency-Key。\nRedraw."
+        description="本场监督委员说明理由并确认,放弃当前抽取(留档,记录确认人)"
+        "并重新公布承诺(R10)。支持 Idempotency-Key。\nRedraw."
     )
     async def redraw(
         self, info: Info, input: Annotated[RedrawInput, strawberry.argument(description=INPUT)]
@@ -861,14 +858,11 @@ class EvaluationMutation:
 
         async def run() -> Draw:
             session_id = _session_id(input.session_id)
-            supervisor = require_id(input.supervisor_user_id, "User", "supervisorUserId")
             outcome = await create_once(
                 info,
                 input=input,
                 model=Draw,
-                create=lambda: svc.redraw(
-                    actor, session_id, reason=input.reason, supervisor_user_id=supervisor
-                ),
+                create=lambda: svc.redraw(actor, session_id, reason=input.reason),
             )
             return outcome.value
 

@@ -59,7 +59,7 @@ from models.enums import (
 )
 from resolvers import draw as draws
 from resolvers import evaluation as svc
-from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.actor import ANONYMOUS, SYSTEM, Actor, Grant
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.institution import add_years
 from resolvers.personal import decrypt, keyed_hash
@@ -397,7 +397,7 @@ async def test_create_session_by_other_staff_expert_or_anonymous_refused_nothing
     for actor, error in (
         (other, PermissionDenied),
         (expert, PermissionDenied),
-        (ANONYMOUS, Unauthenticated),
+        (ANONYMOUS, Unauthenticated),  # a public committee: "log in", not "absent"
     ):
         with pytest.raises(error):
             await svc.create_evaluation_session(
@@ -942,33 +942,37 @@ async def test_decline_is_replaced_by_the_first_backup_and_recorded_in_the_bundl
 
 
 async def test_redraw_abandons_the_old_draw_and_commits_a_new_one_r10():
+    """R10: a redraw is an assigned supervisor's act with a reason; the abandoned draw
+    stays in the record with confirmed_by = that supervisor, and a new commitment is
+    published."""
     w = await _world(roster=5, vice_chairs=2)
     session = await _drawn(w)
     old = await Draw.get(session_id=session.id)
     before = await _state()
-    with pytest.raises(DomainError) as e:
-        await svc.redraw(
-            w.staff, session.id, reason="", supervisor_user_id=w.supervisor.user_id or 0
-        )
-    assert (e.value.code, e.value.field) == (ErrorCode.REQUIRED, "reason")
-    stranger = await _actor(Grant(Role.SUPERVISOR))
-    with pytest.raises(DomainError) as e:
-        await svc.redraw(
-            w.staff, session.id, reason="抽取时断电", supervisor_user_id=stranger.user_id or 0
-        )
-    assert (e.value.code, e.value.field) == (ErrorCode.NO_SUPERVISOR, "supervisorUserId")
-    with pytest.raises(PermissionDenied):
-        await svc.redraw(
-            w.supervisor,
-            session.id,
-            reason="抽取时断电",
-            supervisor_user_id=w.supervisor.user_id or 0,
-        )
+    for reason in ("", "   ", None):
+        with pytest.raises(DomainError) as e:
+            await svc.redraw(w.supervisor, session.id, reason=reason)  # type: ignore[arg-type]
+        assert e.value.field == "reason"
     assert await _state() == before
 
-    new = await svc.redraw(
-        w.staff, session.id, reason="抽取时断电", supervisor_user_id=w.supervisor.user_id or 0
+    new = await svc.redraw(w.supervisor, session.id, reason="抽取时断电")
+
+    old = await Draw.get(id=old.id)
+    assert (old.status, old.abandon_reason, old.confirmed_by_id, old.seed != "") == (  # type: ignore[attr-defined]
+        DrawStatus.ABANDONED,
+        "抽取时断电",
+        w.supervisor.user_id,
+        True,
     )
+    abandon = await AuditEvent.get(action="draw.abandon", target_id=str(old.id))
+    assert (abandon.actor_user_id, abandon.after["confirmed_by"], abandon.after["reason"]) == (
+        w.supervisor.user_id,
+        w.supervisor.user_id,
+        "抽取时断电",
+    )
+    commit = await AuditEvent.get(action="draw.commit", target_id=str(new.id))
+    assert commit.actor_user_id == w.supervisor.user_id
+    assert new.id != old.id and new.secret_hash != old.secret_hash
 
     old = await Draw.get(id=old.id)
     assert (old.status, old.abandon_reason, old.confirmed_by_id, old.seed != "") == (  # type: ignore[attr-defined]
@@ -985,6 +989,45 @@ async def test_redraw_abandons_the_old_draw_and_commits_a_new_one_r10():
     assert [d.id for d in await svc.list_draws(w.staff, session.id)] == [old.id, new.id]
     await svc.execute_draw(w.supervisor, session.id, entropy="again")
     assert draws.verify_bundle(await svc.draw_bundle(w.staff, session.id)) == (True, "验证通过")
+
+
+async def test_redraw_is_refused_to_all_but_an_assigned_supervisor_r10():
+    """R10/Art. 30: institution staff and the bureau (not assigned) are refused
+    (PermissionDenied: they see the session), an unassigned supervisor and other
+    institutions' staff and anonymous do not see it (NotFound), and the
+    system actor cannot stand in for a supervisor's confirmation; nothing changes."""
+    w = await _world(roster=5, vice_chairs=2)
+    session = await _drawn(w)
+    other = await _world(roster=1)
+    stranger = await _actor(Grant(Role.SUPERVISOR))
+    before = await _state()
+    refusals: list[tuple[Actor, type[Exception]]] = [
+        (w.staff, PermissionDenied),
+        (w.bureau, PermissionDenied),
+        (SYSTEM, PermissionDenied),
+        (stranger, NotFound),
+        (other.staff, NotFound),
+        (ANONYMOUS, NotFound),
+    ]
+    for actor, error in refusals:
+        with pytest.raises(error):
+            await svc.redraw(actor, session.id, reason="抽取时断电")
+    assert await _state() == before
+    assert (await Draw.get(session_id=session.id)).status == DrawStatus.EXECUTED
+
+
+async def test_bureau_may_redraw_only_when_assigned_as_supervisor_r10():
+    """Decision (Art. 30): the bureau oversees through assigned supervisors; a bureau
+    user who also holds the supervisor role and is assigned to the session may redraw."""
+    w = await _world(roster=5, vice_chairs=2)
+    session = await _drawn(w)
+    overseer = await _actor(Grant(Role.BUREAU), Grant(Role.SUPERVISOR))
+    with pytest.raises(PermissionDenied):
+        await svc.redraw(overseer, session.id, reason="监督发现操作失误")
+    await svc.assign_supervisor(w.bureau, session.id, overseer.user_id or 0)
+    new = await svc.redraw(overseer, session.id, reason="监督发现操作失误")
+    old = await Draw.get(session_id=session.id, status=DrawStatus.ABANDONED)
+    assert (old.confirmed_by_id, new.status) == (overseer.user_id, DrawStatus.COMMITTED)  # type: ignore[attr-defined]
 
 
 async def test_self_evaluation_panel_has_the_external_share_r12():
@@ -1362,9 +1405,7 @@ async def test_finalised_session_refuses_every_mutation_r14():
         lambda: svc.commit_draw(w.staff, session.id),
         lambda: svc.execute_draw(w.supervisor, session.id, entropy="1"),
         lambda: svc.decline_invitation(voter, own.id, reason="x"),
-        lambda: svc.redraw(
-            w.staff, session.id, reason="x", supervisor_user_id=w.supervisor.user_id or 0
-        ),
+        lambda: svc.redraw(w.supervisor, session.id, reason="x"),
         lambda: svc.record_attendance(
             w.staff,
             session.id,
