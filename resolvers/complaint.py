@@ -65,7 +65,7 @@ from models.enums import (
     TargetType,
     VoteChoice,
 )
-from resolvers import audit, validate
+from resolvers import audit, throttle, validate
 from resolvers.actor import SYSTEM, Actor
 from resolvers.common import fk_id as _fk
 from resolvers.common import utcnow as _now
@@ -1094,18 +1094,149 @@ COMPLAINT_SORTS: dict[ComplaintOrder, Sort] = {
 }
 
 
+def _overdue_q(today: dt.date) -> Q:
+    return Q(status__in=list(OPEN_STATUSES), answered_at__isnull=True, due_on__lt=today)
+
+
 async def list_complaints_page(
     actor: Actor,
     *,
     statuses: list[ComplaintStatus] | None = None,
     kinds: list[ComplaintKind] | None = None,
+    overdue: bool = False,
     order: ComplaintOrder = ComplaintOrder.RECEIVED_DESC,
     page: PageArgs | None = None,
+    today: dt.date | None = None,
 ) -> Page[Complaint]:
-    """The handler queue (scope minus cases against the actor, R16), keyset-paged."""
+    """The handler queue (scope minus cases against the actor, R16), keyset-paged;
+    `overdue` keeps only open cases past their due day."""
     qs = await visible_complaints(actor)
     if statuses is not None:
         qs = qs.filter(status__in=list(statuses))
     if kinds is not None:
         qs = qs.filter(kind__in=list(kinds))
+    if overdue:
+        qs = qs.filter(_overdue_q(today or _today()))
     return await paginate(qs, COMPLAINT_SORTS[order], page or PageArgs())
+
+
+# --- the bureau's escalation view -------------------------------------------------
+
+
+def supervises_escalations(actor: Actor) -> bool:
+    """Overdue cases escalate to the bureau (sweep): only the bureau supervises them."""
+    return actor.has(Role.BUREAU)
+
+
+async def list_escalated_page(
+    actor: Actor, *, page: PageArgs | None = None, today: dt.date | None = None
+) -> Page[Complaint]:
+    """Cases escalated by the sweep or open past their due day, for the bureau only
+    (others get PermissionDenied), oldest first; cases against the actor look absent."""
+    if actor.is_anonymous:
+        raise Unauthenticated()
+    if not supervises_escalations(actor):
+        raise PermissionDenied("只有市人力资源社会保障局可以查看逾期督办事项")
+    qs = (await visible_complaints(actor)).filter(
+        Q(escalated_at__isnull=False) | _overdue_q(today or _today())
+    )
+    return await paginate(qs, COMPLAINT_SORTS[ComplaintOrder.RECEIVED_ASC], page or PageArgs())
+
+
+# --- what the HTML pages need besides the case itself -----------------------------
+
+STATUS_WINDOW = dt.timedelta(minutes=15)
+STATUS_MAX_FAILURES = 10
+
+
+async def lookup_complaint_status(
+    tracking_code: str, password: str, *, client_addr: str
+) -> ComplaintStatusView:
+    """`complaint_status` throttled against guessing: after STATUS_MAX_FAILURES wrong
+    code/password pairs from one client address, or for one tracking code, within
+    STATUS_WINDOW, every lookup is refused with RateLimited until the window ends
+    (even a right pair, so the limit cannot be probed). Side effects: failure
+    counters (RateCounter)."""
+    now = throttle.now_utc()
+    start = throttle.window_start(now, STATUS_WINDOW)
+    keys = (
+        f"complaint-status:addr:{client_addr}",
+        f"complaint-status:code:{normalize_tracking_code(tracking_code)[:20]}",
+    )
+    for key in keys:
+        if await throttle.count(key, start) >= STATUS_MAX_FAILURES:
+            retry = (start + STATUS_WINDOW - now).total_seconds()
+            raise throttle.RateLimited(max(1, int(retry) + 1))
+    try:
+        return await complaint_status(tracking_code, password)
+    except NotFound:
+        for key in keys:
+            await throttle.hit(key, start)
+        raise
+
+
+async def reviewable_results(actor: Actor) -> list[SessionApplicant]:
+    """The logged-in applicant's own results a review request may be about (R16):
+    from the actor's applicant grants only, results already produced."""
+    ids = sorted(
+        {g.applicant_id for g in actor.grants_of(Role.APPLICANT) if g.applicant_id is not None}
+    )
+    if not ids:
+        return []
+    return (
+        await SessionApplicant.filter(id__in=ids)
+        .exclude(result=ApplicantResult.PENDING)
+        .order_by("-id")
+    )
+
+
+TARGET_LABELS: dict[TargetType, str] = {
+    TargetType.INSTITUTION: "评审机构",
+    TargetType.COMMITTEE: "评委会",
+    TargetType.EXPERT: "评审专家",
+    TargetType.SESSION: "评审会议",
+    TargetType.APPLICANT: "评审通过人员/申报人",
+}
+
+
+async def target_names(complaints: list[Complaint]) -> dict[int, str]:
+    """complaint id → the name of what it is against, for cases the caller already
+    loaded through a scoped query (one query per target type)."""
+    wanted: dict[TargetType, set[int]] = {}
+    for c in complaints:
+        if c.target_id is not None:
+            wanted.setdefault(TargetType(c.target_type), set()).add(c.target_id)
+    names: dict[tuple[TargetType, int], str] = {}
+    models: dict[TargetType, Any] = {
+        TargetType.INSTITUTION: Institution,
+        TargetType.COMMITTEE: Committee,
+        TargetType.EXPERT: Expert,
+        TargetType.APPLICANT: SessionApplicant,
+    }
+    for target_type, ids in wanted.items():
+        if target_type == TargetType.SESSION:
+            rows = await EvaluationSession.filter(id__in=sorted(ids)).values("id", "year", "place")
+            for r in rows:
+                names[(target_type, r["id"])] = f"{r['year']}年评审会议(地点:{r['place']})"
+            continue
+        for r in await models[target_type].filter(id__in=sorted(ids)).values("id", "name"):
+            names[(target_type, r["id"])] = r["name"]
+    return {
+        c.id: names.get((TargetType(c.target_type), c.target_id), "")  # type: ignore[arg-type]
+        for c in complaints
+    }
+
+
+BUREAU_NAME = "市人力资源社会保障局"
+
+
+async def handler_names(complaints: list[Complaint]) -> dict[int, str]:
+    """complaint id → who handles it: the institution concerned, or the bureau."""
+    ids = sorted({i for c in complaints if (i := _fk(c, "institution")) is not None})
+    rows = await Institution.filter(id__in=ids).values("id", "name") if ids else []
+    names = {r["id"]: r["name"] for r in rows}
+    result: dict[int, str] = {}
+    for c in complaints:
+        institution_id = _fk(c, "institution")
+        result[c.id] = BUREAU_NAME if institution_id is None else names.get(institution_id, "")
+    return result

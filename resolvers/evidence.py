@@ -18,6 +18,7 @@ import os
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,47 @@ def clean_filename(name: str, file_type: FileType) -> str:
     return stem[: FILENAME_MAX - len(ext)] + ext
 
 
+def too_large() -> DomainError:
+    return DomainError(
+        ErrorCode.FILE_TOO_LARGE, f"单个文件不能超过{MAX_FILE_BYTES // (1024 * 1024)}MB", "file"
+    )
+
+
+def too_many() -> DomainError:
+    return DomainError(ErrorCode.TOO_MANY_FILES, f"每件事项最多上传{MAX_FILES}个文件", "file")
+
+
+def check_upload(filename: str, data: bytes) -> tuple[FileType, str]:
+    """The type (by content) and the cleaned label of one upload, or the DomainError
+    that refuses it (size, emptiness, type, name). Nothing is written."""
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large()
+    if not data:
+        raise DomainError(ErrorCode.REQUIRED, "文件内容为空", "file")
+    file_type = sniff(data)
+    if file_type is None:
+        raise DomainError(
+            ErrorCode.FILE_TYPE_NOT_ALLOWED,
+            "只能上传PDF、JPEG、PNG、MP3、MP4或DOCX文件(按文件内容判断)",
+            "file",
+        )
+    return file_type, clean_filename(filename, file_type)
+
+
+def check_uploads(files: Iterable[tuple[str, bytes]]) -> None:
+    """Check a whole batch before a new case is filed, so that a refused file leaves
+    no case behind: at most MAX_FILES, each acceptable, no content twice."""
+    seen: set[bytes] = set()
+    for count, (filename, data) in enumerate(files, start=1):
+        if count > MAX_FILES:
+            raise too_many()
+        check_upload(filename, data)
+        digest = hashlib.sha256(data).digest()
+        if digest in seen:
+            raise DomainError(ErrorCode.DUPLICATE, f"文件“{filename}”重复上传", "file")
+        seen.add(digest)
+
+
 def evidence_dir(var_dir: str | Path | None = None) -> Path:
     return Path(var_dir if var_dir is not None else get_config().var_dir) / "evidence"
 
@@ -182,22 +224,9 @@ async def store_evidence(
         raise DomainError(
             ErrorCode.INVALID_TRANSITION, "该事项已答复或办结,不能再补充证据", "status"
         )
-    if len(data) > MAX_FILE_BYTES:
-        raise DomainError(
-            ErrorCode.FILE_TOO_LARGE, f"单个文件不能超过{MAX_FILE_BYTES // (1024 * 1024)}MB", "file"
-        )
-    if not data:
-        raise DomainError(ErrorCode.REQUIRED, "文件内容为空", "file")
-    file_type = sniff(data)
-    if file_type is None:
-        raise DomainError(
-            ErrorCode.FILE_TYPE_NOT_ALLOWED,
-            "只能上传PDF、JPEG、PNG、MP3、MP4或DOCX文件(按文件内容判断)",
-            "file",
-        )
-    label = clean_filename(filename, file_type)
+    file_type, label = check_upload(filename, data)
     if await EvidenceFile.filter(complaint_id=complaint.id).count() >= MAX_FILES:
-        raise DomainError(ErrorCode.TOO_MANY_FILES, f"每件事项最多上传{MAX_FILES}个文件", "file")
+        raise too_many()
     sha256 = await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
     if await EvidenceFile.exists(complaint_id=complaint.id, sha256=sha256):
         raise DomainError(ErrorCode.DUPLICATE, "该文件已上传", "file")
@@ -212,9 +241,7 @@ async def store_evidence(
             # Serialise uploads to one case (PostgreSQL row lock) before recounting.
             await Complaint.filter(id=complaint.id).select_for_update().first()
             if await EvidenceFile.filter(complaint_id=complaint.id).count() >= MAX_FILES:
-                raise DomainError(
-                    ErrorCode.TOO_MANY_FILES, f"每件事项最多上传{MAX_FILES}个文件", "file"
-                )
+                raise too_many()
             row = await EvidenceFile.create(
                 complaint_id=complaint.id,
                 filename=label,
