@@ -10,10 +10,13 @@ event onwards; `pingshen audit verify` prints the head hash so that operators ca
 anchor it outside the database (e.g. in the daily report) and detect a full rewrite.
 """
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise import connections
@@ -21,7 +24,9 @@ from tortoise.models import Model
 
 from models.audit import AuditEvent
 from resolvers.actor import Actor
+from resolvers.errors import NotFound
 from resolvers.personal import mask_for_audit
+from resolvers.policy import Perm, require
 
 GENESIS = "0" * 64
 _PG_LOCK_KEY = 7_264_839_001  # arbitrary constant: the audit chain's advisory lock
@@ -141,12 +146,15 @@ class ChainReport:
     reason: str = ""
 
 
-async def verify_chain(batch: int = 5000) -> ChainReport:
+async def verify_chain(
+    batch: int = 5000, on_progress: Callable[[int], Awaitable[None]] | None = None
+) -> ChainReport:
     """Walk every event in `seq` order and recompute the chain.
 
     Detects an edited event (its hash no longer matches its content), a deleted or
     inserted event (a gap or a prev_hash that does not match) and reordering (seq
-    values swapped: prev_hash mismatch).
+    values swapped: prev_hash mismatch). `on_progress(checked)` is awaited after each
+    batch (the bureau's audit page shows it while the walk runs).
     """
     expected_seq, prev, count, last_seq = 1, GENESIS, 0, 0
     cols = (
@@ -203,6 +211,8 @@ async def verify_chain(batch: int = 5000) -> ChainReport:
             if event_hash(prev_hash, content) != h:
                 return ChainReport(False, count, prev, seq, eid, "事件内容与哈希不符(事件被修改)")
             prev, expected_seq, count, last_seq = h, seq + 1, count + 1, seq
+        if on_progress is not None:
+            await on_progress(count)
 
 
 async def record_many(
@@ -255,3 +265,77 @@ async def record_many(
         prev, seq = h, seq + 1
     await AuditEvent.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+# --- verification in the background, with progress (the bureau's audit page) ----------
+
+
+@dataclass
+class VerificationJob:
+    """One background walk of the chain in this process: `checked` of `total` events
+    so far; `report` once done. Kept in memory (a page polls it), never persisted."""
+
+    id: str
+    started_by: int | None
+    started_at: dt.datetime
+    total: int
+    checked: int = 0
+    report: ChainReport | None = None
+    failed: bool = False
+    task: "asyncio.Task[None] | None" = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.report is not None or self.failed
+
+    @property
+    def percent(self) -> int:
+        if self.done:
+            return 100
+        return min(99, self.checked * 100 // self.total) if self.total else 0
+
+
+_JOBS: dict[str, VerificationJob] = {}
+_KEEP_JOBS = 20
+
+
+async def start_chain_verification(actor: Actor, *, batch: int = 5000) -> VerificationJob:
+    """Start `verify_chain` as a background task and return its job at once (R20).
+
+    Requires Perm.AUDIT_VIEW. Side effects: none in the database (read only); the job
+    is kept in this process's memory (the oldest are forgotten beyond 20).
+    """
+    require(actor, Perm.AUDIT_VIEW)
+    job = VerificationJob(
+        id=secrets.token_urlsafe(12),
+        started_by=actor.user_id,
+        started_at=dt.datetime.now(dt.UTC),
+        total=await AuditEvent.all().count(),
+    )
+
+    async def progress(checked: int) -> None:
+        job.checked = checked
+        await asyncio.sleep(0)  # let requests in between batches
+
+    async def run() -> None:
+        try:
+            job.report = await verify_chain(batch, on_progress=progress)
+            job.checked = job.report.count
+        except Exception:
+            job.failed = True
+            raise
+
+    while len(_JOBS) >= _KEEP_JOBS:
+        _JOBS.pop(next(iter(_JOBS)))
+    _JOBS[job.id] = job
+    job.task = asyncio.create_task(run())
+    return job
+
+
+def chain_verification(actor: Actor, job_id: str) -> VerificationJob:
+    """A job started in this process (NotFound when unknown or forgotten)."""
+    require(actor, Perm.AUDIT_VIEW)
+    job = _JOBS.get(job_id)
+    if job is None:
+        raise NotFound("核验任务不存在或已过期")
+    return job

@@ -1,13 +1,11 @@
-"""Login, logout and the home page (zh-CN). Thin: resolvers/account.py decides."""
+"""Login and logout (zh-CN; the home page is views/dashboard.py). Thin: resolvers decide."""
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from models.enums import Role
 from resolvers.account import (
     authenticate,
-    current_user,
     end_login_session,
     start_login_session,
 )
@@ -98,25 +96,12 @@ async def logout(request: Request) -> Response:
     session = request.state.login_session
     if session is not None:
         await end_login_session(current_actor(request), session)
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login?flash=logged_out", status_code=303)
     delete_session_cookie(response, request)
     return response
 
 
-async def home(request: Request) -> Response:
-    actor = current_actor(request)
-    order = list(Role)
-    roles = sorted({g.role for g in actor.grants}, key=order.index)
-    user = await current_user(actor)
-    return render(
-        request,
-        "account/home.html",
-        {"roles": roles, "display_name": user.display_name if user else ""},
-    )
-
-
 routes: list[BaseRoute] = [
-    Route("/", home, methods=["GET"], name="home"),
     Route("/login", login_form, methods=["GET"], name="login_form"),
     Route("/login", login, methods=["POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),

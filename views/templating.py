@@ -80,6 +80,58 @@ def nav_for(actor: Actor) -> list[NavItem]:
     return [item for item in NAV if item.perm is None or allows(actor, item.perm)]
 
 
+# Navigation groups, by the first path segment of an entry (the role whose work it
+# is); other entries are the public services. Order = order shown.
+NAV_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("市人社局", ("/bureau",)),
+    ("评审机构", ("/institution",)),
+    ("评审专家", ("/me",)),
+    ("评审监督", ("/supervisor",)),
+    ("所在单位", ("/employer",)),
+    ("推荐单位", ("/recommender",)),
+    ("投诉处理", ("/handling",)),
+    ("专家库", ("/experts",)),
+)
+PUBLIC_GROUP = "公共服务"
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: str
+    items: list[NavItem]
+
+
+def nav_groups(items: list[NavItem]) -> list[NavGroup]:
+    """The visible entries grouped per role's work ("公共服务" first; empty groups
+    dropped), so a user holding several roles finds each role's pages together."""
+    groups: dict[str, list[NavItem]] = {PUBLIC_GROUP: []}
+    groups.update({label: [] for label, _ in NAV_GROUPS})
+    for item in items:
+        path = item.href.split("?", 1)[0]
+        label = next(
+            (
+                g
+                for g, prefixes in NAV_GROUPS
+                if any(path == p or path.startswith(p + "/") for p in prefixes)
+            ),
+            PUBLIC_GROUP,
+        )
+        groups[label].append(item)
+    return [NavGroup(label, entries) for label, entries in groups.items() if entries]
+
+
+# `?flash=<key>` after a redirect shows one fixed message (never text from the URL).
+# Modules add their own keys at import time.
+FLASH_MESSAGES: dict[str, str] = {
+    "logged_out": "您已安全退出登录。",
+    "logged_in": "登录成功。",
+}
+
+
+def flash_message(request: Request) -> str:
+    return FLASH_MESSAGES.get(request.query_params.get("flash", ""), "")
+
+
 def is_htmx(request: Request) -> bool:
     """An htmx request that wants a fragment (boosted requests get whole pages)."""
     return (
@@ -94,6 +146,8 @@ def page_context(request: Request, ctx: dict[str, Any] | None = None) -> dict[st
         "actor": actor,
         "csrf_token": csrf_token(request),
         "nav": nav_for(actor),
+        "nav_groups": nav_groups(nav_for(actor)),
+        "flash": flash_message(request),
         "current_path": request.url.path,
         **(ctx or {}),
     }

@@ -184,13 +184,10 @@ class Watch:
 
     def attach(self, page: Any) -> None:
         def on_console(msg: Any) -> None:
-            # Chromium asks every site for /favicon.ico; the app has none (reported),
-            # and that 404 says nothing about the page under test.
             # A 422 is the form-validation answer by design (the field errors come with
-            # it); Chromium logs every 4xx response as a console error.
-            expected = msg.location.get("url", "").endswith("/favicon.ico") or (
-                "status of 422" in msg.text
-            )
+            # it); Chromium logs every 4xx response as a console error. (No favicon
+            # exception: every page links /static/favicon.svg, so no /favicon.ico 404.)
+            expected = "status of 422" in msg.text
             if msg.type == "error" and not expected:
                 self.console_errors.append(f"{msg.text} ({msg.location.get('url', '')})")
 

@@ -104,8 +104,7 @@ async def test_home_shows_user_roles_csrf_header_and_no_store(client):
     response = await client.get("/")
     token = await _csrf(client)
     assert response.headers["cache-control"] == "no-store"
-    assert "<dd>张三</dd>" in response.text
-    assert "<li>市人力资源社会保障局</li>" in response.text
+    assert '<p class="lead">张三 · 市人力资源社会保障局</p>' in response.text
     assert f"""<body hx-headers:inherited='{{"X-CSRF-Token": "{token}"}}'>""" in response.text
     assert f'<input type="hidden" name="csrf_token" value="{token}">' in response.text
     assert '<a href="/bureau/filings">备案审核</a>' in response.text
@@ -192,7 +191,7 @@ async def test_logout_then_replayed_cookie_rejected(client, asgi_app):
     response = await client.post(
         "/logout", headers={"X-CSRF-Token": await _csrf(client), "Origin": ORIGIN}
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/login")
+    assert (response.status_code, response.headers["location"]) == (303, "/login?flash=logged_out")
     assert await LoginSession.all().count() == 0
     transport = httpx.ASGITransport(app=asgi_app)
     async with httpx.AsyncClient(
@@ -386,3 +385,24 @@ async def test_bearer_token_over_rate_gets_429_with_retry_after(client):
     assert limited.status_code == 429
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.json()["error"] == "rate_limited"
+
+
+async def test_logout_lands_on_login_page_with_fixed_flash_message(client):
+    """The flash is looked up by key: unknown keys (or text in the URL) show nothing."""
+    await _user()
+    await _login(client)
+    await client.post("/logout", headers={"X-CSRF-Token": await _csrf(client), "Origin": ORIGIN})
+
+    page = (await client.get("/login?flash=logged_out")).text
+    forged = (await client.get("/login?flash=%3Cb%3E%E4%BD%A0%E5%A5%BD")).text
+
+    assert '<p class="notice flash" role="status">您已安全退出登录。</p>' in page
+    assert 'class="notice flash"' not in forged and "<b>" not in forged
+
+
+async def test_pages_link_the_svg_favicon(client):
+    page = (await client.get("/login")).text
+    icon = await client.get("/static/favicon.svg")
+
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
