@@ -137,13 +137,16 @@ class Raw:
         if f.get("nameContains"):
             where.append("name LIKE ?")
             values.append(f"%{f['nameContains']}%")
+        if f.get("namePrefix"):
+            where.append("name LIKE ?")
+            values.append(f"{f['namePrefix']}%")
         if f.get("phone"):
             where.append("phone_hash = ?")
             values.append(keyed_hash(f["phone"]))
         if v.get("after"):
             number, pk = decode_cursor(Expert, _EXPERT_SORT, v["after"], "after")
-            where.append("(number > ? OR (number = ? AND id > ?))")
-            values.extend([number, number, pk])
+            where.append("number >= ? AND (number > ? OR (number = ? AND id > ?))")
+            values.extend([number, number, number, pk])
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = await self.rows(
             "SELECT id, number, name, title_level, specialty, status FROM expert "  # noqa: S608 - fixed fragments
@@ -291,6 +294,7 @@ async def _r_experts(
         info.context["actor"],
         filters=ExpertFilter(
             name_contains=f.get("nameContains"),
+            name_prefix=f.get("namePrefix"),
             series=f.get("series"),
             statuses=[s.lower() for s in f["statuses"]] if f.get("statuses") else None,  # type: ignore[misc]
         ),

@@ -56,7 +56,7 @@ def target(kind: str, size: int, seed: int, *, name: str = "") -> Target:
         path = WORK_DIR / f"bench-{tag}.sqlite3"
         return Target("sqlite", f"sqlite://{path}", WORK_DIR / f"bench-{tag}.sqlite3.json")
     if kind == "postgres":
-        db = PG_DATABASE if not name else f"{PG_DATABASE}_{name}"
+        db = f"{PG_DATABASE}_{tag}".replace("-", "_")  # one database per size and seed
         url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
         return Target("postgres", url, WORK_DIR / f"{db}.json")
     raise ValueError(f"unknown database kind {kind!r}")

@@ -99,6 +99,12 @@ def _schema_has(type_name: str, field_name: str) -> bool:
     return False
 
 
+def name_filter() -> str:
+    """Q5a searches by prefix once the schema offers it (an index serves `LIKE 'p%'`),
+    by substring until then (no index can serve `LIKE '%p%'`: the plan check says so)."""
+    return "namePrefix" if _schema_has("ExpertFilter", "namePrefix") else "nameContains"
+
+
 def _mutation(name: str) -> bool:
     gql = build_schema()._schema
     return gql.mutation_type is not None and name in gql.mutation_type.fields
@@ -187,9 +193,9 @@ def graphql_ops(p: Picks) -> list[Op]:
         ),
         Op(
             "Q5a",
-            f"experts(filter: nameContains {p.name_prefix!r}): name prefix search",
+            f"experts(filter: {name_filter()} {p.name_prefix!r}): name prefix search",
             query=Q_LIST,
-            variables={"first": 20, "filter": {"nameContains": p.name_prefix}},
+            variables={"first": 20, "filter": {name_filter(): p.name_prefix}},
         ),
     ]
     if _schema_has("ExpertFilter", "phone"):

@@ -21,7 +21,7 @@ from typing import Any
 from tortoise import Tortoise
 
 from bench import db, measure
-from bench.baselines import PlainGraphQL, Raw
+from bench.baselines import PlainGraphQL, Raw, supported_by_plain
 from bench.operations import (
     BENCH_PASSWORD,
     BENCH_USER,
@@ -34,7 +34,7 @@ from bench.operations import (
     run_a1,
     run_d1,
 )
-from bench.report import render, targets
+from bench.report import exact_failures, render, targets
 from models import User
 from models.enums import Role
 from resolvers import account
@@ -53,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--quick", action="store_true", help="CI smoke run: fewer rounds, short HTTP runs"
     )
     p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="CI check: every operation once or twice, HTTP status and bodies checked "
+        "without load; exit 1 when an exact target fails (JSON equality with the "
+        "baselines, SQL statement counts, PostgreSQL plans)",
+    )
+    p.add_argument(
         "--reuse",
         action="store_true",
         help="reuse a database generated with the same size and seed",
@@ -63,7 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--generate-only", action="store_true", help="build and load the data set, then stop"
     )
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.quick = args.quick or args.smoke
+    return args
 
 
 async def bench_user() -> Actor:
@@ -124,7 +133,11 @@ async def correctness(
                 f"graphql: {got[:600]!r}\nb-raw:   {expected[:600]!r}"
             )
         bodies[op.name] = got
-        entry: dict[str, Any] = {"bytes": len(got), "raw_equal": True}
+        entry: dict[str, Any] = {
+            "bytes": len(got),
+            "raw_equal": True,
+            "plain_supported": supported_by_plain(op.query),
+        }
         try:
             entry["plain_equal"] = await plain.run(op.query, op.variables, actor) == got
         except (RuntimeError, KeyError) as exc:
@@ -165,43 +178,53 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         await account.start_login_session(user, CLIENT_ADDR)
 
     # Statements (exact) and PostgreSQL plans.
+    # PostgreSQL plans twice: as the planner chooses for this data ("plans"), and with
+    # sequential scans disabled ("plans_indexed": what is left has no usable index,
+    # the exact check, independent of the data set's size).
     statements: dict[str, dict[str, Any]] = {}
     plans: dict[str, list[dict[str, str]]] = {}
+    plans_indexed: dict[str, list[dict[str, str]]] = {}
     pg = raw.pg
+
+    async def explain(name: str, sts: list[measure.Statement]) -> None:
+        if pg:
+            plans[name] = await measure.seq_scans(sts)
+            plans_indexed[name] = await measure.seq_scans(sts, forced=True)
+
     for op in live:
         n, sts = await measure.count_statements(gql(op))
         statements[op.name] = {"graphql": n, "sql": [s.sql for s in sts]}
         statements[op.name]["b_raw"] = (await measure.count_statements(b_raw(op)))[0]
         if checks[op.name].get("plain_equal"):
             statements[op.name]["b_gql"] = (await measure.count_statements(b_gql(op)))[0]
-        if pg:
-            plans[op.name] = await measure.seq_scans(sts)
+        await explain(op.name, sts)
     for name, fn in (("D1", d1), ("L1", l1)):
         n, sts = await measure.count_statements(fn)
         statements[name] = {"graphql": n, "sql": [s.sql for s in sts]}
-        if pg:
-            plans[name] = await measure.seq_scans(sts)
+        await explain(name, sts)
+    # A1 reads the whole chain by design: only its first statement is explained.
     n, sts = await measure.count_statements(a1)
     statements["A1"] = {"graphql": n, "sql": [s.sql for s in sts[:2]]}
     if pg:
         plans["A1"] = await measure.seq_scans(sts[:1])
 
     # Timing: interleaved rounds over every variant of every live op.
-    rounds = 10 if args.quick else 60
+    rounds, warmup = (2, 1) if args.smoke else (10, 3) if args.quick else (60, 3)
     timed: dict[str, Any] = {}
     for op in live:
         timed[f"{op.name}"] = gql(op)
         timed[f"{op.name}:b_raw"] = b_raw(op)
         if checks[op.name].get("plain_equal"):
             timed[f"{op.name}:b_gql"] = b_gql(op)
-    timings = await measure.interleaved(timed, rounds=rounds)
-    slow = await measure.interleaved({"D1": d1}, rounds=5 if args.quick else 20, warmup=1)
+    timings = await measure.interleaved(timed, rounds=rounds, warmup=warmup)
+    few = 1 if args.smoke else 0
+    slow = await measure.interleaved({"D1": d1}, rounds=few or (5 if args.quick else 20), warmup=1)
     a1_t = await measure.interleaved({"A1": a1}, rounds=1 if args.quick else 3, warmup=0)
-    l1_t = await measure.interleaved({"L1": l1}, rounds=3 if args.quick else 10, warmup=1)
+    l1_t = await measure.interleaved({"L1": l1}, rounds=few or (3 if args.quick else 10), warmup=1)
     d1_result = await d1()
     profiles = {}
     q3 = next((op for op in live if op.name == "Q3"), None)
-    if q3 is not None:
+    if q3 is not None and not args.smoke:
         profiles["Q3"] = await measure.profile(gql(q3), repeat=5)
     return {
         "actor_user_id": actor.user_id,
@@ -217,6 +240,7 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         "checks": checks,
         "statements": statements,
         "plans": plans,
+        "plans_indexed": plans_indexed,
         "timings": {k: v.as_dict() for k, v in {**timings, **slow, **a1_t, **l1_t}.items()},
         "d1": {
             "eligible": len(d1_result.ranking),
@@ -247,6 +271,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "size": args.size,
         "seed": args.seed,
         "quick": args.quick,
+        "smoke": args.smoke,
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "data": {k: facts[k] for k in ("counts", "generate_s", "load_s", "reused")},
@@ -255,22 +280,30 @@ async def main_async(args: argparse.Namespace) -> int:
     ops: list[Op] = results["in_process"].pop("_ops")
     bodies: dict[str, bytes] = results["in_process"].pop("_bodies")
     await Tortoise.close_connections()
+    mode = "-smoke" if args.smoke else "-quick" if args.quick else ""
+    out = args.out or RESULTS / f"{args.db}-{args.size}{mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The in-process half is kept even if the HTTP runs fail.
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n")
     if not args.no_http:
         from bench import http
 
-        results["http"] = await http.run_all(t, ops, quick=args.quick, expected=bodies)
+        results["http"] = await http.run_all(
+            t, ops, quick=args.quick, smoke=args.smoke, expected=bodies
+        )
     else:
         results["http"] = {"skipped": "--no-http"}
     results["targets"] = targets(results)
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
-    out = args.out or RESULTS / f"{args.db}-{args.size}{'-quick' if args.quick else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n")
     print(render(results))
     print(f"\nJSON: {out}  ({results['elapsed_s']} s)")
     if not args.keep and not args.reuse:
         await db.drop(t)
-    return 0
+    failures = exact_failures(results)
+    for failure in failures:
+        print(f"EXACT TARGET FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:

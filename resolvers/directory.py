@@ -148,7 +148,11 @@ def _beyond(sort: Sort, value: Any, pk: int, *, forward: bool) -> Q:
     """Rows after (forward) or before the point (value, pk) in the sort order."""
     greater = forward != sort.descending
     op = "gt" if greater else "lt"
-    return Q(**{f"{sort.column}__{op}": value}) | Q(**{sort.column: value, f"id__{op}": pk})
+    # `key >= value` (or <=) first: a range bound the sort column's index can seek to,
+    # so a deep page reads what page 1 reads; the OR only filters the rows at `value`.
+    return Q(**{f"{sort.column}__{op}e": value}) & (
+        Q(**{f"{sort.column}__{op}": value}) | Q(**{sort.column: value, f"id__{op}": pk})
+    )
 
 
 async def paginate(queryset: QuerySet[M], sort: Sort, args: PageArgs) -> Page[M]:
@@ -388,6 +392,9 @@ EXPERT_SORTS: dict[ExpertOrder, Sort] = {
 @dataclass(frozen=True)
 class ExpertFilter:
     name_contains: str | None = None
+    # `name LIKE 'prefix%'`: served by an index on PostgreSQL (varchar_pattern_ops),
+    # unlike name_contains, which must read every row.
+    name_prefix: str | None = None
     number: str | None = None
     series: str | None = None
     specialty: str | None = None
@@ -415,6 +422,8 @@ async def list_experts(
     qs = _experts(actor)
     if filters.name_contains:
         qs = qs.filter(name__icontains=filters.name_contains)
+    if filters.name_prefix:
+        qs = qs.filter(name__startswith=filters.name_prefix)
     if filters.number:
         qs = qs.filter(number=filters.number)
     if filters.series:

@@ -272,7 +272,8 @@ def _text(value: Any, field: str, *, allow_empty: bool = False) -> str:
 
 
 def _mapping(value: Any, keys: frozenset[str], field: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping) or set(value) != keys:
+    # `type(...) is dict` first: the Mapping ABC check is slow over a 5,000-expert pool.
+    if not (type(value) is dict or isinstance(value, Mapping)) or value.keys() != keys:
         raise _invalid(f"{field} 必须恰好包含字段 {', '.join(sorted(keys))}", field)
     return value
 
@@ -405,12 +406,15 @@ def _seed_bytes(seed: bytes | str) -> bytes:
 
 
 def rank(inputs: Mapping[str, Any], seed: bytes | str) -> tuple[str, ...]:
-    key = _seed_bytes(seed)
-    numbers = [e["number"] for e in normalize_inputs(inputs)["eligible"]]
+    return _rank(normalize_inputs(inputs), _seed_bytes(seed))
+
+
+def _rank(canonical: DrawInputs, key: bytes) -> tuple[str, ...]:
+    numbers = [e["number"] for e in canonical["eligible"]]
     return tuple(
         sorted(
             numbers,
-            key=lambda n: (hmac.new(key, n.encode("utf-8"), hashlib.sha256).digest(), n),
+            key=lambda n: (hmac.digest(key, n.encode("utf-8"), "sha256"), n),
         )
     )
 
@@ -443,18 +447,35 @@ class _Quota:
             len(self.external.intersection(panel)) >= self.external_needed
         )
 
-    def feasible(self, taken: Sequence[str], slots: int, remaining: Sequence[str]) -> bool:
-        """Can `slots` more experts from `remaining` complete `taken` to a quota-meeting panel?"""
-        if slots < 0 or len(remaining) < slots:
-            return False
-        need_presiding = not self.presiding.intersection(taken)
-        need_external = max(0, self.external_needed - len(self.external.intersection(taken)))
+    def counts_after(self, ranking: Sequence[str]) -> list[tuple[int, int, int]]:
+        """(a, b, c) of step 3 over ranking[i:] for every i (the last entry is all zero).
+
+        a: presiding and external, b: presiding only, c: external only. One pass from
+        the end, so the walk checks feasibility in constant time per position.
+        """
         a = b = c = 0
-        for n in remaining:
+        out = [(0, 0, 0)]
+        for n in reversed(ranking):
             p, x = n in self.presiding, n in self.external
             a += p and x
             b += p and not x
             c += x and not p
+            out.append((a, b, c))
+        out.reverse()
+        return out
+
+    @staticmethod
+    def feasible(
+        need_presiding: bool,
+        need_external: int,
+        slots: int,
+        later: int,
+        counts: tuple[int, int, int],
+    ) -> bool:
+        """Can `slots` more experts among `later` ones (of `counts`) meet what is needed?"""
+        if slots < 0 or later < slots:
+            return False
+        a, b, c = counts
         if not need_presiding:
             return need_external <= slots and a + c >= need_external
         if need_external == 0:
@@ -466,9 +487,11 @@ class _Quota:
 
 def draw(inputs: Mapping[str, Any], seed: bytes | str) -> DrawResult:
     """Rank, walk and take the panel and backups (step 3 of the module docstring)."""
-    canonical = normalize_inputs(inputs)
-    key = _seed_bytes(seed)
-    ranking = rank(canonical, key)
+    return _draw(normalize_inputs(inputs), _seed_bytes(seed))
+
+
+def _draw(canonical: DrawInputs, key: bytes) -> DrawResult:
+    ranking = _rank(canonical, key)
     k = canonical["k"]
     quota = _Quota.of(canonical)
     if len(ranking) < k:
@@ -484,18 +507,26 @@ def draw(inputs: Mapping[str, Any], seed: bytes | str) -> DrawResult:
             f"少于规定的 {quota.external_needed} 人",
             "eligible",
         )
-    if not quota.feasible([], k, ranking):
+    counts = quota.counts_after(ranking)
+    if not quota.feasible(True, quota.external_needed, k, len(ranking), counts[0]):
         raise DrawError(
             "no_presiding_seat",
             "评审组须全部来自本单位以外，但本单位以外的可抽取专家中没有主任委员或副主任委员",
             "eligible",
         )
+    # The walk of step 3, O(n): what the panel still needs is kept as it grows and the
+    # later positions' counts come from `counts`, so no step rescans the ranking.
     panel: list[str] = []
+    need_presiding, need_external = True, quota.external_needed
     position = -1
     for position, number in enumerate(ranking):
-        candidate = [*panel, number]
-        if quota.feasible(candidate, k - len(candidate), ranking[position + 1 :]):
-            panel = candidate
+        still_presiding = need_presiding and number not in quota.presiding
+        still_external = need_external - (need_external > 0 and number in quota.external)
+        later = len(ranking) - position - 1
+        slots = k - len(panel) - 1
+        if quota.feasible(still_presiding, still_external, slots, later, counts[position + 1]):
+            panel.append(number)
+            need_presiding, need_external = still_presiding, still_external
             if len(panel) == k:
                 break
     backups = ranking[position + 1 : position + 1 + canonical["backup_count"]]
@@ -504,7 +535,9 @@ def draw(inputs: Mapping[str, Any], seed: bytes | str) -> DrawResult:
 
 def execute(inputs: Mapping[str, Any], secret: bytes, entropy: str) -> DrawResult:
     """The draw proper: seed from the committed secret, the entropy and the pool."""
-    return draw(inputs, derive_seed(secret, entropy, pool_hash(inputs)))
+    canonical = normalize_inputs(inputs)
+    digest = hashlib.sha256(canonical_json(canonical)).hexdigest()  # pool_hash, normalised once
+    return _draw(canonical, derive_seed(secret, entropy, digest))
 
 
 def replace(
@@ -517,7 +550,7 @@ def replace(
     """Record that `declined` declines and who replaces them (step 4)."""
     canonical = normalize_inputs(inputs)
     key = _seed_bytes(seed)
-    ranking = rank(canonical, key)
+    ranking = _rank(canonical, key)
     if key.hex() != result.seed or ranking != result.ranking:
         raise DrawError("invalid_seed", "抽取结果与种子不符", "seed")
     if not isinstance(reason, str) or not reason.strip():

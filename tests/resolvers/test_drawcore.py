@@ -10,6 +10,7 @@ import hmac
 import itertools
 import json
 import math
+import random
 import shutil
 import subprocess
 import sys
@@ -874,3 +875,136 @@ def test_wrapper_refuses_invalid_inputs_as_invalid() -> None:
         )
 
     assert (failure.value.code, failure.value.field) == (ErrorCode.INVALID, "k")
+
+
+# --- the linear walk equals the original quadratic one --------------------------------
+
+
+def reference_draw(inputs: dict[str, Any], seed: bytes) -> tuple[tuple[str, ...], ...]:
+    """The draw as first written (kept verbatim in spirit): at each position the quota
+    feasibility check recounts every later expert, O(n²). drawcore now keeps suffix
+    counts instead (O(n)); R10 requires both to draw the same panel and backups.
+    Returns (ranking, panel, backups) or raises DrawError with the same code."""
+    canonical = drawcore.normalize_inputs(inputs)
+    ranking = tuple(
+        sorted(
+            (e["number"] for e in canonical["eligible"]),
+            key=lambda n: (hmac.new(seed, n.encode("utf-8"), hashlib.sha256).digest(), n),
+        )
+    )
+    k = canonical["k"]
+    host = canonical["host_unit_credit_code"]
+    presiding = frozenset(
+        e["number"] for e in canonical["eligible"] if e["seat"] in ("chair", "vice_chair")
+    )
+    external = frozenset(
+        e["number"]
+        for e in canonical["eligible"]
+        if canonical["self_evaluation"] and e["unit_credit_code"] != host
+    )
+    needed = drawcore.external_required(canonical)
+
+    def feasible(taken: list[str], slots: int, remaining: tuple[str, ...]) -> bool:
+        if slots < 0 or len(remaining) < slots:
+            return False
+        need_presiding = not presiding.intersection(taken)
+        need_external = max(0, needed - len(external.intersection(taken)))
+        a = b = c = 0
+        for n in remaining:
+            p, x = n in presiding, n in external
+            a += p and x
+            b += p and not x
+            c += x and not p
+        if not need_presiding:
+            return need_external <= slots and a + c >= need_external
+        if need_external == 0:
+            return slots >= 1 and a + b >= 1
+        if a > 0:
+            return need_external <= slots and a + c >= need_external
+        return b >= 1 and c >= need_external and need_external + 1 <= slots
+
+    if len(ranking) < k:
+        raise DrawError("not_enough_eligible", "", "k")
+    if not presiding:
+        raise DrawError("no_presiding_seat", "", "eligible")
+    if len(external) < needed:
+        raise DrawError("not_enough_external", "", "eligible")
+    if not feasible([], k, ranking):
+        raise DrawError("no_presiding_seat", "", "eligible")
+    panel: list[str] = []
+    position = -1
+    for position, number in enumerate(ranking):
+        candidate = [*panel, number]
+        if feasible(candidate, k - len(candidate), ranking[position + 1 :]):
+            panel = candidate
+            if len(panel) == k:
+                break
+    backups = ranking[position + 1 : position + 1 + canonical["backup_count"]]
+    return ranking, tuple(panel), backups
+
+
+def outcome(fn: Any, inputs: dict[str, Any], seed: bytes) -> tuple[Any, ...]:
+    try:
+        return fn(inputs, seed)
+    except DrawError as exc:
+        return ("error", exc.code)
+
+
+def current_draw(inputs: dict[str, Any], seed: bytes) -> tuple[tuple[str, ...], ...]:
+    result = drawcore.draw(inputs, seed)
+    return result.ranking, result.panel, result.backups
+
+
+@FAST
+@given(inputs=draw_inputs(), seed=SECRETS)
+def test_linear_walk_draws_what_the_quadratic_walk_drew(
+    inputs: dict[str, Any], seed: bytes
+) -> None:
+    """R10: the O(n) feasibility check changes no panel, backup or failure code."""
+    assert outcome(current_draw, inputs, seed) == outcome(reference_draw, inputs, seed)
+
+
+def test_linear_walk_matches_the_quadratic_walk_on_large_tight_pools() -> None:
+    """R10, R12, R14: 600 seeded pools of up to 400 experts where the presiding seats
+    and the external experts are just enough, one short or plenty, so that the walk
+    must skip experts; every outcome (panel, backups or failure code) is identical."""
+    rng = random.Random(20261127)  # noqa: S311 - reproducible test pools, not a draw
+    differences = []
+    codes: Counter[str] = Counter()
+    for case in range(600):
+        size = rng.randint(1, 400)
+        k = rng.randint(1, min(size + 1, 25))
+        self_evaluation = rng.random() < 0.8
+        numerator, denominator = rng.choice(SHARES)
+        needed = -(-k * numerator // denominator) if self_evaluation else 0
+        n_external = min(size, max(0, rng.choice([needed - 1, needed, needed + 1, size // 2])))
+        n_presiding = min(size, rng.choice([0, 1, 1, 2, 3, size // 10]))
+        external = set(rng.sample(range(size), n_external))
+        presiding = set(rng.sample(range(size), n_presiding))
+        inputs = {
+            "session_id": case + 1,
+            "committee_id": 1,
+            "k": k,
+            "backup_count": rng.randint(0, 5),
+            "self_evaluation": self_evaluation,
+            "host_unit_credit_code": HOST if self_evaluation else None,
+            "external_share": {"numerator": numerator, "denominator": denominator},
+            "eligible": [
+                {
+                    "number": f"E{i:05d}",
+                    "seat": rng.choice(["chair", "vice_chair"]) if i in presiding else "member",
+                    "unit_credit_code": rng.choice(UNITS[1:]) if i in external else HOST,
+                }
+                for i in range(size)
+            ],
+            "exclusions": [],
+        }
+        seed = rng.randbytes(32)
+        got = outcome(current_draw, inputs, seed)
+        codes[str(got[1]) if got[0] == "error" else "drawn"] += 1
+        if got != outcome(reference_draw, inputs, seed):
+            differences.append(case)
+    assert differences == []
+    # Most pools draw, so panels are really compared; every failure code occurs.
+    assert codes["drawn"] >= 300, codes
+    assert len(codes) == 4, codes

@@ -195,3 +195,23 @@ async def test_filters_narrow_the_list():
     )
     assert _names(data(result)["institutions"]) == ["北京工程师协会"]
     assert await Institution.all().count() == 2
+
+
+async def test_name_prefix_matches_only_the_start_of_the_name():
+    """namePrefix is a prefix match (indexed on PostgreSQL, migration 0003); `%` and `_`
+    typed by the caller are literal characters, not wildcards."""
+    for name in ("张伟", "张三丰", "李张", "张%"):
+        await factories.expert(name=name)
+
+    async def names(prefix: str) -> list[str]:
+        result = await gql(
+            "query($p: String!) { experts(filter: {namePrefix: $p}, first: 10) "
+            "{ edges { node { name } } } }",
+            {"p": prefix},
+            actor=BUREAU,
+        )
+        return sorted(_names(data(result)["experts"]))
+
+    assert await names("张") == ["张%", "张三丰", "张伟"]
+    assert await names("张%") == ["张%"]
+    assert await names("_") == []
