@@ -1082,6 +1082,22 @@ async def _renew_one(term_id: int, today: dt.date) -> str:
         return "skipped"
 
 
+async def current_term_ends(experts: list[Expert], today: dt.date) -> dict[int, dt.date]:
+    """End of each listed expert's current term (the predicate of current_term),
+    in one statement. Only experts the resolver already returned are asked about:
+    the term is part of the expert's record."""
+    ids = sorted(e.id for e in experts)
+    if not ids:
+        return {}
+    rows = await ExpertTerm.filter(
+        expert_id__in=ids,
+        start_on__lte=today,
+        end_on__gte=today,
+        status__in=(TermStatus.ACTIVE, TermStatus.RENEWED),
+    ).order_by("number")
+    return {t.expert_id: t.end_on for t in rows}  # type: ignore[attr-defined]
+
+
 async def renew_terms(today: dt.date | None = None) -> dict[str, int]:
     """The sweep (R7): renew every active term in its last year whose expert passed
     that term's assessment in that year; end every active term past its end.

@@ -36,6 +36,7 @@ from models.enums import (
     ExpertApplicationStatus,
     ExpertStatus,
     InvitationCategory,
+    Level,
     RetirementCategory,
     Role,
     TermStatus,
@@ -165,6 +166,7 @@ NAV.extend(
         NavItem("我的专家信息", "/me", Perm.EXPERT_UPDATE_REQUEST),
         NavItem("专家信息核对", "/employer/updates", Perm.EXPERT_UPDATE_VERIFY_EMPLOYER),
         NavItem("专家库统计", "/experts/statistics", Perm.EXPERT_STATS),
+        NavItem("专家库", "/experts", Perm.EXPERT_VIEW),
     ]
 )
 
@@ -785,7 +787,103 @@ async def export_roster(request: Request) -> Response:
     return _xlsx(content, f"committee-{int(raw)}-roster.xlsx")
 
 
+# --- the expert pool: searchable, filterable, keyset-paged list -----------------------
+
+EXPERT_LIST = "expert/experts.html"
+EXPERT_SORT_OPTIONS: list[tuple[str, str]] = [
+    (directory.ExpertOrder.NUMBER_ASC.value, "专家编号升序"),
+    (directory.ExpertOrder.NUMBER_DESC.value, "专家编号降序"),
+    (directory.ExpertOrder.NAME_ASC.value, "姓名升序"),
+    (directory.ExpertOrder.BIRTH_DATE_ASC.value, "出生日期升序"),
+]
+EXPERT_LIST_PARAMS = (
+    "name", "number", "series", "level", "status", "unit_type", "sort", "after", "before"
+)  # fmt: skip
+
+
+def _choice(enum: type[Any], raw: str | None) -> Any:
+    try:
+        return enum(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _list_query(params: Mapping[str, str], **over: str | None) -> str:
+    merged = {**params, **over}
+    return urlencode({k: v for k, v in merged.items() if v})
+
+
+async def experts_page(request: Request) -> Response:
+    """The expert pool (Art. 14-16, R5): bureau sees all, institution staff their own
+    institution's experts, others what EXPERT_VIEW scopes them to (resolver decides).
+    No ID number or phone is listed (SPEC "Personal data")."""
+    actor = current_actor(request)
+    require(actor, Perm.EXPERT_VIEW)
+    raw = {k: request.query_params.get(k, "").strip() for k in EXPERT_LIST_PARAMS}
+    level = _choice(Level, raw["level"])
+    status = _choice(ExpertStatus, raw["status"])
+    unit_type = _choice(UnitType, raw["unit_type"])
+    order = _choice(directory.ExpertOrder, raw["sort"]) or directory.ExpertOrder.NUMBER_ASC
+    filters = {
+        "name": raw["name"][:50],
+        "number": raw["number"][:16],
+        "series": raw["series"][:50],
+        "level": level.value if level else "",
+        "status": status.value if status else "",
+        "unit_type": unit_type.value if unit_type else "",
+        "sort": order.value,
+    }
+    if raw["before"]:
+        args = PageArgs(last=PAGE_SIZE, before=raw["before"])
+    else:
+        args = PageArgs(first=PAGE_SIZE, after=raw["after"] or None)
+    error = ""
+    rows: list[Expert] = []
+    units: dict[int, Any] = {}
+    term_ends: dict[int, dt.date] = {}
+    prev_url = next_url = None
+    try:
+        page = await directory.list_experts(
+            actor,
+            filters=directory.ExpertFilter(
+                name_prefix=filters["name"] or None,
+                number=filters["number"] or None,
+                series=filters["series"] or None,
+                title_levels=[level] if level else None,
+                statuses=[status] if status else None,
+                unit_types=[unit_type] if unit_type else None,
+            ),
+            order=order,
+            page=args,
+        )
+    except DomainError as exc:
+        error = exc.message
+    else:
+        rows = page.items
+        units = await directory.load_units(actor, {e.unit_id for e in rows})  # type: ignore[attr-defined]
+        term_ends = await svc.current_term_ends(rows, dt.date.today())
+        if page.has_previous_page and page.cursors:
+            prev_url = f"/experts?{_list_query(filters, before=page.cursors[0])}"
+        if page.has_next_page and page.cursors:
+            next_url = f"/experts?{_list_query(filters, after=page.cursors[-1])}"
+    ctx = _ctx(
+        request,
+        filters=filters,
+        sort_options=EXPERT_SORT_OPTIONS,
+        status_options=list(EXPERT_LABELS.items()),
+        unit_type_options=list(UNIT_TYPES.items()),
+        rows=rows,
+        units=units,
+        term_ends=term_ends,
+        prev_url=prev_url,
+        next_url=next_url,
+        error=error,
+    )
+    return _page(request, EXPERT_LIST, ctx, "results", status_code=400 if error else 200)
+
+
 routes: list[BaseRoute] = [
+    Route("/experts", experts_page),
     Route("/institution/experts/applications", institution_queue),
     Route("/bureau/experts/applications", bureau_queue),
     Route("/recommender/experts", recommender_queue),

@@ -36,6 +36,7 @@ PAGES: list[tuple[str | None, str, int]] = [
     ("bureau", "/bureau/audit", 200),
     ("bureau", "/bureau/experts/applications", 200),
     ("bureau", "/experts/statistics", 200),
+    ("bureau", "/experts", 200),
     ("bureau", "/bureau/complaints/escalated", 200),
     ("bureau", "/handling/complaints", 200),
     ("inst1", "/", 200),
