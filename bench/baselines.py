@@ -295,6 +295,7 @@ async def _r_experts(
         filters=ExpertFilter(
             name_contains=f.get("nameContains"),
             name_prefix=f.get("namePrefix"),
+            phone=f.get("phone"),
             series=f.get("series"),
             statuses=[s.lower() for s in f["statuses"]] if f.get("statuses") else None,  # type: ignore[misc]
         ),

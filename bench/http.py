@@ -45,6 +45,7 @@ class Request:
     headers: tuple[tuple[str, str], ...]
     expect: int
     expect_body: bytes | None = None
+    expect_contains: bytes | None = None  # HTML pages: a row that must be on the page
 
     def raw(self, port: int) -> bytes:
         lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {HOST}:{port}"]
@@ -188,6 +189,8 @@ async def check(port: int, req: Request) -> int:
             f"{req.name}: HTTP body differs from the in-process response "
             f"({len(body)} vs {len(req.expect_body)} bytes): {body[:300]!r}"
         )
+    if req.expect_contains is not None and req.expect_contains not in body:
+        raise RuntimeError(f"{req.name}: {req.expect_contains!r} missing from the page")
     return len(body)
 
 
@@ -393,8 +396,12 @@ async def run_all(
     quick: bool,
     expected: dict[str, bytes],
     smoke: bool = False,
+    h1: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Every HTTP measure; `smoke` only checks each request once (status and body)."""
+    """Every HTTP measure; `smoke` only checks each request once (status and body).
+
+    `h1` is the query string of the expert list page (H1) and an expert number that
+    must appear on it, so a page that answers 200 without rows fails the check."""
     sat_s, half_s, q75_s = (1.5, 1.5, 1.0) if quick else (8.0, 6.0, 5.0)
     # The smoke run checks that RSS is read and compared, over fewer requests.
     rss_requests = 2_000 if quick else RSS_REQUESTS
@@ -441,7 +448,14 @@ async def run_all(
             )
         page = h1_path()
         if page:
-            requests.append(Request("H1", "GET", page, b"", "", auth, 200))
+            query, number = h1 or ("", "")
+            path = f"{page}?{query}" if query else page
+            requests.append(
+                Request(
+                    "H1", "GET", path, b"", "", auth, 200, expect_contains=number.encode() or None
+                )
+            )
+            out["h1_path"] = path
         else:
             out["notes"].append("H1 pending: no admin expert list page in views/ yet (issue 9)")
         if smoke:

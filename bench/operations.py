@@ -11,15 +11,17 @@ listed in the report and never measured with a stand-in.
 
 import base64
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLInputObjectType, GraphQLObjectType
 from tortoise import connections
+from tortoise.expressions import Subquery
 
-from models import CommitteeSeat, ConflictDeclaration, Expert
-from models.enums import ExpertStatus, Role
+from models import CommitteeSeat, ConflictDeclaration, Expert, ExpertUpdate
+from models.enums import ExpertStatus, Role, UpdateStatus
 from resolvers import draw
 from resolvers.actor import Actor, Grant
 from resolvers.audit import verify_chain
@@ -133,6 +135,8 @@ class Picks:
     d1_committee_id: int
     d1_session_id: int
     expert_count: int
+    # H1: the first row the expert list page must show for `name=<name_prefix>&status=in_pool`.
+    h1_first_number: str
 
 
 async def pick(facts: dict[str, Any]) -> Picks:
@@ -148,6 +152,12 @@ async def pick(facts: dict[str, Any]) -> Picks:
     deep_offset = int(count * 0.95)
     deep = await Expert.all().order_by("number", "id").offset(deep_offset - 1).first()
     assert deep is not None
+    h1_first = (
+        await Expert.filter(name__startswith=middle.name[:2], status=ExpertStatus.IN_POOL)
+        .order_by("number", "id")
+        .first()
+    )
+    assert h1_first is not None
     return Picks(
         expert_id=middle.pk,
         deep_cursor=encode_cursor(EXPERT_SORTS[ExpertOrder.NUMBER_ASC], deep),
@@ -159,6 +169,7 @@ async def pick(facts: dict[str, Any]) -> Picks:
         d1_committee_id=int(facts["d1_committee_id"]),
         d1_session_id=int(facts["d1_session_id"]),
         expert_count=count,
+        h1_first_number=h1_first.number,
     )
 
 
@@ -289,35 +300,104 @@ async def sql_dialect() -> str:
     return str(connections.get("default").capabilities.dialect)
 
 
-def pending_mutations() -> list[Op]:
-    out = []
-    if _mutation("submitComplaint"):
-        out.append(
-            Op(
-                "M1",
-                "submitComplaint with Idempotency-Key + audit append",
-                pending="submitComplaint exists but the harness does not build its input yet",
-            )
+M1 = """mutation M1($input: SubmitComplaintInput!) {
+  submitComplaint(input: $input) { trackingCode status dueOn errors { code field message } }
+}"""
+
+M2 = """mutation M2($input: RequestExpertUpdateInput!) {
+  requestExpertUpdate(input: $input) { update { id status } errors { code field message } }
+}"""
+
+
+async def execute_mutation(
+    query: str, variables: dict[str, Any], actor: Actor, *, key: str | None = None
+) -> bytes:
+    """A mutation on the production schema with the Idempotency-Key the view would read
+    from the header; a UserError in the payload is a failure, like a GraphQL error."""
+    context = Context.for_actor(actor)
+    context.idempotency_key = key
+    result = await build_schema().execute(query, variable_values=variables, context_value=context)
+    if result.errors:
+        raise RuntimeError(f"GraphQL errors: {[e.message for e in result.errors]}")
+    assert result.data is not None
+    (payload,) = result.data.values()
+    if payload["errors"]:
+        raise RuntimeError(f"{query.split()[1]} user errors: {payload['errors']}")
+    return dumps({"data": result.data})
+
+
+class Mutations:
+    """M1 and M2 as callables: every call is a new request with its own state.
+
+    M1 submits an anonymous complaint about an expert under a fresh Idempotency-Key
+    each call (claim + complaint + argon2 hash of the query password + audit append);
+    `M1/replay` repeats one key already used, which must answer from the stored claim.
+    M2: no expert mutation takes a `version` (schema/schema.graphql: every `version`
+    argument is on institution/committee/plan/complaint inputs), so M2 measures
+    `requestExpertUpdate`, the expert's own change request (R8) guarded instead by
+    "one pending update at a time"; each call is a different in-pool expert without a
+    pending update, acting as that expert.
+    """
+
+    def __init__(self, actor: Actor, expert_id: int, fresh_experts: list[int]) -> None:
+        self.actor = actor
+        self.m1_input = {
+            "kind": "REPORT",
+            "targetType": "EXPERT",
+            "targetId": expert_id,
+            "facts": "评审会议期间专家私下接触申报人(基准测试数据)。",
+            "anonymous": True,
+        }
+        self.replay_key = f"bench-replay-{uuid.uuid4().hex}"
+        self.fresh = list(fresh_experts)
+        self.calls = 0
+
+    async def m1(self) -> bytes:
+        key = f"bench-{uuid.uuid4().hex}"
+        return await execute_mutation(M1, {"input": self.m1_input}, self.actor, key=key)
+
+    async def m1_replay(self) -> bytes:
+        variables = {"input": self.m1_input}
+        return await execute_mutation(M1, variables, self.actor, key=self.replay_key)
+
+    async def m2(self) -> bytes:
+        if not self.fresh:
+            raise RuntimeError("M2: no in-pool expert without a pending update left")
+        expert_id = self.fresh.pop()
+        self.calls += 1
+        actor = Actor(
+            user_id=self.actor.user_id,
+            username=self.actor.username,
+            grants=(Grant(Role.EXPERT, expert_id=expert_id),),
         )
-    else:
-        out.append(
+        variables = {
+            "input": {
+                "expertId": global_id("Expert", expert_id),
+                "email": f"bench{self.calls}.{uuid.uuid4().hex[:8]}@example.cn",
+            }
+        }
+        return await execute_mutation(M2, variables, actor)
+
+    def ops(self) -> list[Op]:
+        return [
+            Op("M1", "submitComplaint, fresh Idempotency-Key + audit append", run=self.m1),
+            Op("M1/r", "submitComplaint replay of a used Idempotency-Key", run=self.m1_replay),
             Op(
-                "M1",
-                "submitComplaint with Idempotency-Key + audit append",
-                pending="no submitComplaint mutation in the schema yet (issue 8)",
-            )
-        )
-    names = ("updateExpert", "editExpert", "updateExpertProfile", "requestExpertUpdate")
-    candidates = [n for n in names if _mutation(n)]
-    out.append(
-        Op(
-            "M2",
-            "expert update with version check",
-            pending=(
-                f"{candidates[0]} exists but the harness does not build its input yet"
-                if candidates
-                else "no expert update mutation in the schema yet (issue 6)"
+                "M2",
+                "requestExpertUpdate (no expert mutation takes a version) + audit",
+                run=self.m2,
             ),
-        )
+        ]
+
+
+async def fresh_experts(limit: int) -> list[int]:
+    """In-pool experts without a pending update (earlier runs on this data used some)."""
+    busy = ExpertUpdate.filter(status=UpdateStatus.PENDING).values_list("expert_id", flat=True)
+    ids = await (
+        Expert.filter(status=ExpertStatus.IN_POOL)
+        .exclude(id__in=Subquery(busy))
+        .order_by("-number")
+        .limit(limit)
+        .values_list("id", flat=True)
     )
-    return out
+    return [int(i) for i in ids]  # type: ignore[call-overload]

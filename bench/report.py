@@ -275,6 +275,10 @@ def render(results: dict[str, Any]) -> str:
             f"{_f(h1.get('rps'), 0):>10} | {_f(_ratio(h1.get('rps'), const_rps), 3):>8} | "
             f"{_f(half.get('p50_ms'))}/{_f(half.get('p99_ms')):>6} |"
         )
+    elif isinstance(http, dict) and "H1" in http.get("checked", []):
+        lines.append(
+            f"{'H1':6} | checked over HTTP only in smoke: GET {http.get('h1_path')} -> 200"
+        )
     base = (http.get("baseline", {}) if isinstance(http, dict) else {}) or {}
     for name, b in base.items():
         half = b.get("at_50") or {}
@@ -290,6 +294,12 @@ def render(results: dict[str, Any]) -> str:
                 f"HTTP {name}: {_f(run.get('rps'), 0)} req/s = "
                 f"{_f(_ratio(run.get('rps'), raw), 3)} x B-raw over HTTP ({_f(raw, 0)} req/s)"
             )
+    m1, replay = _median(results, "M1"), _median(results, "M1/r")
+    if m1 and replay:
+        lines.append(
+            f"M1/r: replaying a used Idempotency-Key = {_f(_ratio(replay, m1), 3)} x M1 "
+            "(M1 includes the argon2 hash of the query password)"
+        )
     lines += pending
     for note in http.get("notes", []) if isinstance(http, dict) else []:
         lines.append(f"note: {note}")

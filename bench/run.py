@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from tortoise import Tortoise
 
@@ -25,11 +26,12 @@ from bench.baselines import PlainGraphQL, Raw, supported_by_plain
 from bench.operations import (
     BENCH_PASSWORD,
     BENCH_USER,
+    Mutations,
     Op,
     bureau_actor,
     execute_graphql,
+    fresh_experts,
     graphql_ops,
-    pending_mutations,
     pick,
     run_a1,
     run_d1,
@@ -198,6 +200,16 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         if checks[op.name].get("plain_equal"):
             statements[op.name]["b_gql"] = (await measure.count_statements(b_gql(op)))[0]
         await explain(op.name, sts)
+    # M1/M2 change state: statements of one call, then timed on their own below.
+    rounds, warmup = (2, 1) if args.smoke else (10, 3) if args.quick else (60, 3)
+    mutations = Mutations(actor, picks.expert_id, await fresh_experts(rounds + warmup + 2))
+    mutation_ops = mutations.ops()
+    await mutations.m1_replay()  # claims the replay key: later calls replay it
+    for op in mutation_ops:
+        assert op.run is not None
+        n, sts = await measure.count_statements(op.run)
+        statements[op.name] = {"graphql": n, "sql": [s.sql for s in sts]}
+        await explain(op.name, sts)
     for name, fn in (("D1", d1), ("L1", l1)):
         n, sts = await measure.count_statements(fn)
         statements[name] = {"graphql": n, "sql": [s.sql for s in sts]}
@@ -209,7 +221,6 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         plans["A1"] = await measure.seq_scans(sts[:1])
 
     # Timing: interleaved rounds over every variant of every live op.
-    rounds, warmup = (2, 1) if args.smoke else (10, 3) if args.quick else (60, 3)
     timed: dict[str, Any] = {}
     for op in live:
         timed[f"{op.name}"] = gql(op)
@@ -217,11 +228,18 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         if checks[op.name].get("plain_equal"):
             timed[f"{op.name}:b_gql"] = b_gql(op)
     timings = await measure.interleaved(timed, rounds=rounds, warmup=warmup)
+    timings.update(
+        await measure.interleaved(
+            {op.name: op.run for op in mutation_ops if op.run}, rounds=rounds, warmup=warmup
+        )
+    )
     few = 1 if args.smoke else 0
     slow = await measure.interleaved({"D1": d1}, rounds=few or (5 if args.quick else 20), warmup=1)
     a1_t = await measure.interleaved({"A1": a1}, rounds=1 if args.quick else 3, warmup=0)
     l1_t = await measure.interleaved({"L1": l1}, rounds=few or (3 if args.quick else 10), warmup=1)
     d1_result = await d1()
+    # M1 added complaints (Q6 counts them): the HTTP runs compare against fresh bodies.
+    checks = await correctness(ops, actor, raw, plain, bodies)
     profiles = {}
     q3 = next((op for op in live if op.name == "Q3"), None)
     if q3 is not None and not args.smoke:
@@ -235,7 +253,7 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         },
         "ops": [
             {"name": op.name, "title": op.title, "pending": op.pending, "variables": op.variables}
-            for op in ops + pending_mutations()
+            for op in ops + mutation_ops
         ],
         "checks": checks,
         "statements": statements,
@@ -249,6 +267,7 @@ async def in_process(args: argparse.Namespace, facts: dict[str, Any]) -> dict[st
         "a1_events": expected_events,
         "profiles": profiles,
         "_ops": ops,
+        "_h1": (urlencode({"name": picks.name_prefix, "status": "in_pool"}), picks.h1_first_number),
         "_bodies": bodies,
     }
 
@@ -278,6 +297,7 @@ async def main_async(args: argparse.Namespace) -> int:
     }
     results["in_process"] = await in_process(args, facts)
     ops: list[Op] = results["in_process"].pop("_ops")
+    h1: tuple[str, str] = results["in_process"].pop("_h1")
     bodies: dict[str, bytes] = results["in_process"].pop("_bodies")
     await Tortoise.close_connections()
     mode = "-smoke" if args.smoke else "-quick" if args.quick else ""
@@ -289,7 +309,7 @@ async def main_async(args: argparse.Namespace) -> int:
         from bench import http
 
         results["http"] = await http.run_all(
-            t, ops, quick=args.quick, smoke=args.smoke, expected=bodies
+            t, ops, quick=args.quick, smoke=args.smoke, expected=bodies, h1=h1
         )
     else:
         results["http"] = {"skipped": "--no-http"}

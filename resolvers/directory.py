@@ -38,7 +38,7 @@ from models.enums import (
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
-from resolvers.personal import decrypt
+from resolvers.personal import decrypt, keyed_hash, normalize_phone
 from resolvers.policy import Perm, require, scoped
 
 M = TypeVar("M", bound=Model)
@@ -396,6 +396,8 @@ class ExpertFilter:
     # unlike name_contains, which must read every row.
     name_prefix: str | None = None
     number: str | None = None
+    # Exact mobile number, matched on the keyed hash (the clear number is never stored).
+    phone: str | None = None
     series: str | None = None
     specialty: str | None = None
     title_levels: Sequence[Level] | None = None
@@ -426,6 +428,9 @@ async def list_experts(
         qs = qs.filter(name__startswith=filters.name_prefix)
     if filters.number:
         qs = qs.filter(number=filters.number)
+    if filters.phone is not None:
+        # A malformed number is refused (INVALID_PHONE on "phone"), not silently unmatched.
+        qs = qs.filter(phone_hash=keyed_hash(normalize_phone(filters.phone)))
     if filters.series:
         qs = qs.filter(series=filters.series)
     if filters.specialty:

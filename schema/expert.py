@@ -944,6 +944,9 @@ class ExpertFilter:
         default=None, description="姓名以该文字开头(可走索引,大名单上比 nameContains 快)。"
     )
     number: str | None = strawberry.field(default=None, description="专家编号(完全一致)。")
+    phone: str | None = strawberry.field(
+        default=None, description="手机号(完全一致,按加密哈希查找)。"
+    )
     series: str | None = strawberry.field(default=None, description="系列(完全一致)。")
     specialty: str | None = strawberry.field(default=None, description="专业(完全一致)。")
     title_levels: list[Level] | None = strawberry.field(default=None, description="职称层级之一。")
@@ -1006,6 +1009,7 @@ class ExpertQuery:
                 name_contains=f.name_contains,
                 name_prefix=f.name_prefix,
                 number=f.number,
+                phone=f.phone,
                 series=f.series,
                 specialty=f.specialty,
                 title_levels=f.title_levels,

@@ -149,13 +149,14 @@ def test_exact_targets_pass_and_fail_the_smoke_run() -> None:
 
 async def test_deep_page_seeks_the_index_and_name_search_is_reported() -> None:
     """Issue 10 Q4: the keyset condition gives the sort column's index a range bound
-    (a deep page reads what page 1 reads); Q5a's `LIKE '%…%'` has no usable index and
-    the PostgreSQL plan check says so."""
+    (a deep page reads what page 1 reads). Q5a searches by namePrefix (`LIKE 'p%'`,
+    indexed on PostgreSQL) and Q5b by the phone's keyed hash (phone_hash index): no
+    sequential scan is left once the planner may not choose one."""
     facts = await _loaded()
     actor = await bench_user()
     ops = {op.name: op for op in graphql_ops(await pick(facts))}
     statements = {}
-    for name in ("Q4", "Q5a"):
+    for name in ("Q4", "Q5a", "Q5b"):
         op = ops[name]
         assert op.query is not None
         _, statements[name] = await count_statements(
@@ -163,8 +164,8 @@ async def test_deep_page_seeks_the_index_and_name_search_is_reported() -> None:
         )
 
     if await sql_dialect() == "postgres":
-        assert await seq_scans(statements["Q4"], forced=True) == []
-        assert [s["table"] for s in await seq_scans(statements["Q5a"], forced=True)] == ["expert"]
+        for name in ("Q4", "Q5a", "Q5b"):
+            assert await seq_scans(statements[name], forced=True) == [], name
     else:
         (st,) = statements["Q4"]
         conn = connections.get("default")
@@ -208,3 +209,36 @@ async def test_name_prefix_filter_returns_exactly_the_names_that_start_with_it()
     expected = sorted(i for i, n in names.items() if n.startswith(prefix))
     assert expected and len(expected) < len(names)
     assert sorted(e.id for e in page.items) == expected
+
+
+async def test_bench_mutations_write_once_and_replay_without_writing() -> None:
+    """M1: a fresh Idempotency-Key files one complaint and appends one audit event;
+    replaying a used key writes nothing. M2: one pending ExpertUpdate per call, each on
+    a different expert (R8: one pending update at a time)."""
+    from bench.operations import Mutations, fresh_experts
+    from models import Complaint, ExpertUpdate
+
+    facts = await _loaded()
+    actor = await bench_user()
+    picks = await pick(facts)
+    assert {op.name for op in graphql_ops(picks) if op.pending} <= {"Q6"}  # Q5b is live
+    m = Mutations(actor, picks.expert_id, await fresh_experts(3))
+    before = (await Complaint.all().count(), await AuditEvent.all().count())
+
+    await m.m1()
+    await m.m1_replay()
+    assert (await Complaint.all().count(), await AuditEvent.all().count()) == (
+        before[0] + 2,
+        before[1] + 2,
+    )
+    await m.m1_replay()
+    assert await Complaint.all().count() == before[0] + 2
+
+    chosen = list(m.fresh)
+    await m.m2()
+    await m.m2()
+    updated = set(chosen[1:])
+    pending = ExpertUpdate.filter(status="pending")
+    assert set(await pending.values_list("expert_id", flat=True)) == updated
+    # The next run picks other experts: R8 would refuse a second pending update.
+    assert not updated & set(await fresh_experts(500))

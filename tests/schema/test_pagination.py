@@ -215,3 +215,25 @@ async def test_name_prefix_matches_only_the_start_of_the_name():
     assert await names("张") == ["张%", "张三丰", "张伟"]
     assert await names("张%") == ["张%"]
     assert await names("_") == []
+
+
+async def test_phone_filter_finds_exactly_that_expert_by_keyed_hash():
+    """SPEC "Personal data": the phone is matched on its keyed hash, never in clear;
+    a malformed number is BAD_USER_INPUT (INVALID_PHONE on "phone"), not a 500."""
+    await factories.expert(name="王一", phone="13900000001")
+    await factories.expert(name="王二", phone="13900000002")
+    query = (
+        "query($p: String!) { experts(filter: {phone: $p}, first: 10) "
+        "{ totalCount edges { node { name } } } }"
+    )
+    found = data(await gql(query, {"p": " 13900000002 "}, actor=BUREAU))["experts"]
+    assert (_names(found), found["totalCount"]) == (["王二"], 1)
+    none = data(await gql(query, {"p": "13900000009"}, actor=BUREAU))["experts"]
+    assert none["totalCount"] == 0
+
+    bad = await gql(query, {"p": "1390000"}, actor=BUREAU)
+    assert bad.data == {"experts": None}
+    assert codes(bad) == ["BAD_USER_INPUT"]
+    assert bad.errors is not None
+    ext = bad.errors[0].extensions or {}
+    assert (ext["reason"], ext["field"]) == ("INVALID_PHONE", "phone")

@@ -633,5 +633,5 @@ async def test_navigation_is_grouped_per_role_and_shows_only_the_roles_pages(cli
     page = (await client.get("/")).text
 
     groups = re.findall(r'<span class="nav-group-label" id="nav-group-\d+">(.*?)</span>', page)
-    assert groups == ["公共服务", "所在单位", "专家库"]  # its unit's experts (EXPERT_VIEW, unit scope)
+    assert groups == ["公共服务", "所在单位", "专家库"]  # 专家库: its unit's experts
     assert "/bureau/" not in page.split("</nav>", 1)[0]
