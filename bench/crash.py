@@ -36,6 +36,8 @@ from typing import Any
 
 import httpx
 
+from resolvers.common import beijing_today
+
 ROOT = Path(__file__).resolve().parent.parent
 MUTATION = """mutation($input: SubmitComplaintInput!) {
   submitComplaint(input: $input) { trackingCode status errors { field code message } } }"""
@@ -229,7 +231,6 @@ async def _admin(pg_url: str, sql: str) -> None:
 
 async def seed(settings: Any) -> int:
     """Migrate and add the institution the complaints are about; returns its id."""
-    import datetime as dt
 
     from app import migrate_db, orm
     from models import Institution
@@ -237,7 +238,7 @@ async def seed(settings: Any) -> int:
 
     await migrate_db(settings)
     async with orm(settings):
-        today = dt.date.today()
+        today = beijing_today()
         inst = await Institution.create(
             name="压测评审机构",
             kind=InstitutionKind.ASSOCIATION,

@@ -2,8 +2,18 @@
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.models import Model
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing_today() -> dt.date:
+    """Today in Beijing: the regulation's dates (filing validity, terms, deadlines) are
+    Beijing dates, whatever time zone the host runs in (Debian servers: UTC, which is
+    still "yesterday" until 08:00 Beijing time)."""
+    return dt.datetime.now(BEIJING).date()
 
 
 def utcnow() -> dt.datetime:

@@ -47,6 +47,7 @@ from resolvers import complaint as complaints
 from resolvers import expert as experts
 from resolvers.account import supervised_sessions
 from resolvers.actor import Actor
+from resolvers.common import beijing_today
 from resolvers.policy import Perm, scoped
 
 WINDOW_DAYS = 90  # filings and expert terms ending within this many days are shown
@@ -55,7 +56,7 @@ _CLOSED_SESSIONS = (SessionStatus.FINALISED, SessionStatus.CANCELLED)
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return beijing_today()
 
 
 def _window(today: dt.date) -> dict[str, Any]:

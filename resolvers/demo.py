@@ -97,6 +97,7 @@ from models.enums import (
 from resolvers import audit
 from resolvers import demo_data as data
 from resolvers.actor import SYSTEM
+from resolvers.common import beijing_today
 from resolvers.eligibility import (
     ExpertFacts,
     check_can_sit,
@@ -1351,7 +1352,7 @@ async def load_demo(
     """
     if await Institution.exists():
         return DemoResult(False, "", await demo_logins())
-    today = today or dt.date.today()
+    today = today or beijing_today()
     plan = build_plan(seed, experts, today)
     # argon2 is slow and must not run inside the transaction (STACK-NOTES): hash once.
     password_hash = await hash_password(DEMO_PASSWORD)

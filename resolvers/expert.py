@@ -69,6 +69,7 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
+from resolvers.common import beijing_today
 from resolvers.common import fk_id as _fk
 from resolvers.common import utcnow as _now
 from resolvers.config import get_config
@@ -163,7 +164,7 @@ class EligibilityError(DomainError):
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return beijing_today()
 
 
 def _date(value: Any, field: str) -> dt.date:
@@ -927,6 +928,7 @@ async def resubmit_expert_application(
     actor: Actor,
     application_id: int,
     *,
+    version: int,
     response: str = "",
     name: str | None = None,
     phone: str | None = None,
@@ -945,9 +947,10 @@ async def resubmit_expert_application(
     The recommending authority for a recommendation, the bureau for an invitation.
     Only AMENDABLE_FIELDS change (None keeps a value); entry eligibility is checked
     again on the amended data (R4). The application returns to the institution's
-    review. Side effects: expert amended, application submitted, the open
-    change_history entry closed with the response and the changed fields; audit
-    events for each.
+    review. `version` is the application's version the submitter saw: a stale one
+    is refused with VERSION_CONFLICT and nothing changes. Side effects: expert
+    amended, application submitted (version + 1), the open change_history entry
+    closed with the response and the changed fields; audit events for each.
     """
     raw = {k: v for k, v in dict(locals()).items() if k in AMENDABLE_FIELDS}
     async with in_transaction():
@@ -956,6 +959,8 @@ async def resubmit_expert_application(
         perm = Perm.EXPERT_RECOMMEND if route == EntryRoute.RECOMMENDATION else Perm.EXPERT_INVITE
         require(actor, perm, app)
         check_transition(EA(app.status), EA.SUBMITTED)
+        if version != app.version:
+            raise _conflict()
         response = _text(response, "response", required=False)
         expert = await Expert.get(id=_fk(app, "expert"))
         person, application = await _amendments(app, expert, raw)

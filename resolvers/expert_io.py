@@ -47,6 +47,7 @@ from models import Expert, Unit
 from models.enums import LEVEL_LABELS, EntryRoute, ExpertStatus, Level, RetirementCategory
 from resolvers import audit
 from resolvers.actor import Actor
+from resolvers.common import beijing_today
 from resolvers.errors import DomainError, ErrorCode, PermissionDenied, Unauthenticated
 from resolvers.expert import (
     UNIT_TYPE_LABELS,
@@ -296,7 +297,7 @@ async def import_candidates(
     """
     if mode not in ("all_or_nothing", "good_rows"):
         raise DomainError(ErrorCode.INVALID, "导入方式无效", "mode")
-    today = dt.date.today()
+    today = beijing_today()
     inst = await collecting_institution(actor, institution_id)
     require(actor, Perm.EXPERT_REVIEW, inst)
     rows = _read(xlsx_bytes)

@@ -49,6 +49,7 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
+from resolvers.common import beijing_today
 from resolvers.common import fk_id as _fk
 from resolvers.config import get_config
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
@@ -127,7 +128,7 @@ class ExpiringFiling:
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return beijing_today()
 
 
 def add_years(day: dt.date, years: int) -> dt.date:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from resolvers.common import beijing_today
 from resolvers.errors import DomainError, ErrorCode
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -77,7 +78,7 @@ def normalize_id_number(value: str, *, field: str = "idNumber") -> str:
         raise DomainError(
             ErrorCode.INVALID_ID_NUMBER, "身份证号码中的出生日期不存在", field
         ) from None
-    if birth.year < 1900 or birth > dt.date.today():
+    if birth.year < 1900 or birth > beijing_today():
         raise DomainError(ErrorCode.INVALID_ID_NUMBER, "身份证号码中的出生日期不合理", field)
     return value
 

@@ -6,7 +6,6 @@ Resolvers load objects through `scoped()` first (absent → NotFound) and then c
 `require()` for the action (visible but not allowed → PermissionDenied).
 """
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,6 +17,7 @@ from tortoise.queryset import QuerySet
 
 from models.enums import Role
 from resolvers.actor import Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.errors import PermissionDenied, Unauthenticated
 
 
@@ -176,7 +176,7 @@ PARTNER_API_SCOPE: dict[Perm, str] = {
 def _in_force() -> Q:
     from models.enums import FilingStatus
 
-    return Q(status=FilingStatus.FILED, valid_until__gte=dt.date.today())
+    return Q(status=FilingStatus.FILED, valid_until__gte=beijing_today())
 
 
 def _published() -> Q:
@@ -189,7 +189,7 @@ def _published() -> Q:
 PUBLIC_FILTERS: dict[Perm, Callable[[], Q]] = {
     P.INSTITUTION_VIEW: _in_force,
     P.COMMITTEE_VIEW: lambda: (
-        _in_force() & Q(institution__status="filed", institution__valid_until__gte=dt.date.today())
+        _in_force() & Q(institution__status="filed", institution__valid_until__gte=beijing_today())
     ),
     P.PLAN_VIEW: _published,
 }

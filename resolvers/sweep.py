@@ -17,6 +17,8 @@ from pathlib import Path
 
 from tortoise import connections
 
+from resolvers.common import beijing_today
+
 log = logging.getLogger(__name__)
 
 _PG_SWEEP_LOCK = 7_264_839_002
@@ -95,7 +97,7 @@ async def _exclusive() -> AsyncIterator[bool]:
 
 async def run_sweep(*, today: dt.date | None = None) -> SweepReport:
     """Run every daily step once (or skip when another host is running it)."""
-    today = today or dt.date.today()
+    today = today or beijing_today()
     report = SweepReport(today=today)
     async with _exclusive() as got:
         if not got:

@@ -63,13 +63,14 @@ from models.enums import (
 from resolvers import directory
 from resolvers import expert as svc
 from resolvers.actor import Actor
+from resolvers.common import beijing_today
 from resolvers.directory import ExpertOrder, Sort, paginate
 from resolvers.eligibility import ExpertFacts
 from resolvers.errors import NotFound, PermissionDenied, Unauthenticated
 from resolvers.policy import Perm, scope_filter, scoped
 from schema.context import Loaders, ctx
 from schema.errors import UserError
-from schema.institution import CommitteeType, InstitutionType, _typed_id
+from schema.institution import VERSION, CommitteeType, InstitutionType, _typed_id
 from schema.mutation import attempt, require_id
 from schema.payload import create_once
 from schema.relay import (
@@ -750,7 +751,7 @@ class ExpertType(Node):
         description="今天所在的聘期(在任或已续聘且覆盖今天);没有或调用者不可见聘期时为 null。"
     )
     async def current_term(self, info: Info) -> ExpertTermType | None:
-        found = _current_term(await _pool(info).terms_by_expert.load(self.pk), dt.date.today())
+        found = _current_term(await _pool(info).terms_by_expert.load(self.pk), beijing_today())
         return ExpertTermType.from_model(found) if found else None
 
     @strawberry.field(
@@ -1179,6 +1180,7 @@ class RequestExpertApplicationChangesInput:
 )
 class ResubmitExpertApplicationInput:
     application_id: strawberry.ID = strawberry.field(description="入库申请的 ID。")
+    version: int = strawberry.field(description=VERSION)
     response: str = strawberry.field(default="", description="对补充调整要求的说明。")
     name: str | None = strawberry.field(default=None, description="更正后的姓名。")
     phone: str | None = strawberry.field(default=None, description="手机号码。")
@@ -1608,6 +1610,7 @@ class ExpertMutation:
             return await svc.resubmit_expert_application(
                 actor,
                 _application_id(input.application_id),
+                version=input.version,
                 response=input.response,
                 name=input.name,
                 phone=input.phone,

@@ -15,6 +15,7 @@ from models.enums import (
     RetirementCategory,
     UnitType,
 )
+from resolvers.common import beijing_today
 from resolvers.personal import (
     credit_code_check,
     id_check_digit,
@@ -54,7 +55,7 @@ async def unit(unit_type: UnitType = UnitType.MUNICIPAL, **kw) -> Unit:
 
 async def institution(status: FilingStatus = FilingStatus.FILED, **kw) -> Institution:
     n = next(_seq)
-    today = dt.date.today()
+    today = beijing_today()
     filed = status == FilingStatus.FILED
     return await Institution.create(
         name=kw.pop("name", f"测试评审机构{n}"),

@@ -3,7 +3,6 @@ and the bureau's audit-chain verification page (item 5: a long operation that sh
 progress and never blocks the page). Thin: resolvers/dashboard.py counts, scoped;
 resolvers/audit.py verifies."""
 
-import datetime as dt
 from typing import Any
 
 from markupsafe import Markup
@@ -15,6 +14,7 @@ from models.enums import LEVEL_LABELS, Role
 from resolvers import audit
 from resolvers import dashboard as svc
 from resolvers.account import current_user
+from resolvers.common import beijing_today
 from resolvers.policy import Perm, require
 from views.charts import bar_chart, share_chart
 from views.expert import APPLICATION_LABELS
@@ -77,7 +77,7 @@ async def home(request: Request) -> Response:
         "status_labels": APPLICATION_LABELS,
         "level_labels": LEVEL_LABELS,
         "FILING_LABELS": FILING_LABELS,
-        "today": dt.date.today(),
+        "today": beijing_today(),
     }
     # A dashboard shows personal and internal figures: never cached, never in history.
     headers = None if actor.is_anonymous else PRIVATE

@@ -43,6 +43,7 @@ from resolvers import account, directory
 from resolvers import certificate as certs
 from resolvers import evaluation as svc
 from resolvers.actor import Actor
+from resolvers.common import beijing_today
 from resolvers.directory import CommitteeFilter, Page, PageArgs
 from resolvers.draw import ExclusionReason
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
@@ -453,7 +454,7 @@ async def _workspace(
         ),
         forms=all_forms,
         kinds=list(CONFLICT_LABELS.items()),
-        today=dt.date.today().isoformat(),
+        today=beijing_today().isoformat(),
     )
 
 

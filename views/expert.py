@@ -46,6 +46,7 @@ from models.enums import (
 from resolvers import directory, expert_io
 from resolvers import expert as svc
 from resolvers.actor import ANONYMOUS, Actor
+from resolvers.common import beijing_today
 from resolvers.config import get_config
 from resolvers.directory import CommitteeFilter, InstitutionFilter, PageArgs
 from resolvers.eligibility import ExpertFacts
@@ -181,7 +182,7 @@ def _ctx(request: Request, **values: Any) -> dict[str, Any]:
         "labels": LABELS,
         "options": OPTIONS,
         "done": DONE_MESSAGES.get(request.query_params.get("done", ""), ""),
-        "today": dt.date.today(),
+        "today": beijing_today(),
         **values,
     }
 
@@ -389,6 +390,7 @@ async def _application_action(request: Request, name: str, fields: list[str]) ->
             await svc.resubmit_expert_application(
                 actor,
                 application_id,
+                version=form.integer("version") or 0,  # missing: stale, refused
                 response=form.value("response"),
                 name=form.value("name"),
                 phone=_blank_none(form, "phone"),
@@ -861,7 +863,7 @@ async def experts_page(request: Request) -> Response:
     else:
         rows = page.items
         units = await directory.load_units(actor, {e.unit_id for e in rows})  # type: ignore[attr-defined]
-        term_ends = await svc.current_term_ends(rows, dt.date.today())
+        term_ends = await svc.current_term_ends(rows, beijing_today())
         if page.has_previous_page and page.cursors:
             prev_url = f"/experts?{_list_query(filters, before=page.cursors[0])}"
         if page.has_next_page and page.cursors:

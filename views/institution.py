@@ -23,7 +23,6 @@ Conventions of every page here:
   `hx-history="false"`.
 """
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +53,7 @@ from models.enums import (
 from resolvers import directory
 from resolvers import institution as svc
 from resolvers.actor import ANONYMOUS, Actor
+from resolvers.common import beijing_today
 from resolvers.directory import (
     AnnualPlanFilter,
     AnnualPlanOrder,
@@ -167,7 +167,7 @@ def _ctx(request: Request, **values: Any) -> dict[str, Any]:
         "labels": LABELS,
         "options": OPTIONS,
         "done": DONE_MESSAGES.get(done, ""),
-        "today": dt.date.today(),
+        "today": beijing_today(),
         **values,
     }
 
@@ -500,7 +500,7 @@ async def _review_context(
     require(actor, Perm.INSTITUTION_FILE)
     app = await svc.get_institution_application(actor, application_id)
     inst = await svc.get_institution(actor, app.institution_id)  # type: ignore[attr-defined]
-    limit = svc.add_years(dt.date.today(), svc.FILING_YEARS)
+    limit = svc.add_years(beijing_today(), svc.FILING_YEARS)
     return _ctx(
         request,
         app=app,
@@ -560,7 +560,7 @@ async def _committee_review_context(
     require(actor, Perm.COMMITTEE_FILE)
     committee = await svc.get_committee(actor, committee_id)
     inst = await svc.get_institution(actor, committee.institution_id)  # type: ignore[attr-defined]
-    limit = svc.add_years(dt.date.today(), svc.FILING_YEARS)
+    limit = svc.add_years(beijing_today(), svc.FILING_YEARS)
     return _ctx(
         request,
         committee=committee,
@@ -621,7 +621,7 @@ async def _assessment_context(
         inst=inst,
         status=_status(inst),
         figures=figures,
-        form=form or Form.empty("assess", {"assessedOn": dt.date.today()}),
+        form=form or Form.empty("assess", {"assessedOn": beijing_today()}),
     )
 
 
@@ -674,7 +674,7 @@ async def own_page(request: Request) -> Response:
         inst_expiring=expiring.get(("institution", inst.id)),
         committees=[(c, _status(c), expiring.get(("committee", c.id))) for c in committees],
         applications=applications,
-        year=dt.date.today().year,
+        year=beijing_today().year,
     )
     return _page(request, OWN, ctx, "content", private=True)
 
@@ -895,7 +895,7 @@ async def _committee_context(
     require(actor, Perm.COMMITTEE_MANAGE)
     committee = await svc.get_committee(actor, committee_id)
     seats = await _roster(actor, committee.id)
-    year = dt.date.today().year
+    year = beijing_today().year
     return _ctx(
         request,
         committee=committee,

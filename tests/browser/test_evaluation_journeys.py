@@ -16,13 +16,14 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from resolvers.common import beijing_today
 from tests.browser.conftest import OTHER_INSTITUTION_USER, Server
 from tests.factories import make_id_number
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SECRET = "browser-tests-secret-0123456789abcdef"  # as tests/browser/conftest.py serves
-DAY = dt.date.today() + dt.timedelta(days=12)
+DAY = beijing_today() + dt.timedelta(days=12)
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -117,7 +118,7 @@ def test_institution_runs_a_session_with_draw_conflict_and_votes(
     training = page.locator("#training-form")
     for box in training.locator("input[name=expertIds]").all():
         box.check()
-    training.get_by_label("培训日期").fill(dt.date.today().isoformat())
+    training.get_by_label("培训日期").fill(beijing_today().isoformat())
     training.get_by_label("培训内容").fill("评审纪律与保密要求")
     training.get_by_role("button", name="记录培训").click()
     expect(page.get_by_text("评前培训已记录")).to_be_visible()
@@ -249,7 +250,7 @@ def test_assigned_supervisor_redraws_with_a_reason(open_session: Any, server: Se
     training = page.locator("#training-form")
     for box in training.locator("input[name=expertIds]").all():
         box.check()
-    training.get_by_label("培训日期").fill(dt.date.today().isoformat())
+    training.get_by_label("培训日期").fill(beijing_today().isoformat())
     training.get_by_label("培训内容").fill("评审纪律与保密要求")
     training.get_by_role("button", name="记录培训").click()
     expect(page.get_by_text("评前培训已记录")).to_be_visible()

@@ -4,13 +4,13 @@ Run separately: `PINGSHEN_BROWSER_TESTS=1 python -m pytest tests/browser` (.ci/b
 The pages used here also produce the README screenshots in docs/screenshots/.
 """
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
+from resolvers.common import beijing_today
 from tests.browser.conftest import OTHER_INSTITUTION_USER, Server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -28,7 +28,7 @@ def screenshot(page: Any, name: str) -> None:
 def in_force(server: Server, *, kind: str | None = None) -> list[str]:
     """Names of institutions in force (R1: filed and unexpired), by name, read from the
     server's database so the pages are checked against the data, not against themselves."""
-    today = dt.date.today().isoformat()
+    today = beijing_today().isoformat()
     rows = server.query(
         "SELECT name, kind FROM institution WHERE status = 'filed' "
         "AND (valid_until IS NULL OR valid_until >= ?)",
@@ -149,7 +149,7 @@ def test_institution_pages_not_reachable_by_other_institution(
     expect(page).to_have_url(re.compile(r"/institution/committees/\d+$"))
     committee_url = page.url
     screenshot(page, "committee")
-    year = dt.date.today().year
+    year = beijing_today().year
     committee_id = committee_url.rsplit("/", 1)[1]
     plan_url = server.url(f"/institution/plans/{committee_id}/{year}")
     assert page.goto(plan_url).status == 200

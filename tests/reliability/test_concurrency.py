@@ -8,11 +8,12 @@ the races are real; on SQLite the single connection serialises the transactions 
 the same assertions hold.
 
 The aggregates (models.base.Versioned): InstitutionApplication, Committee,
-AnnualPlan and Complaint take the version the client saw (`version` in their edit
-inputs): a stale one is refused with VERSION_CONFLICT. Institution, Expert,
-ExpertApplication, ExpertUpdate and EvaluationSession change only by state
-transitions whose conditional `UPDATE … WHERE version = seen` lets one concurrent
-caller through; User changes by password change (version + 1).
+AnnualPlan, Complaint and ExpertApplication's resubmission (with the expert's amended
+fields) take the version the client saw (`version` in their edit inputs): a stale
+one is refused with VERSION_CONFLICT. Institution, Expert, ExpertApplication's other
+steps, ExpertUpdate and EvaluationSession change only by state transitions whose
+conditional `UPDATE … WHERE version = seen` lets one concurrent caller through; User
+changes by password change (version + 1).
 """
 
 import asyncio
@@ -138,6 +139,16 @@ async def _complaint(status: ComplaintStatus = ComplaintStatus.RECEIVED) -> tupl
     return bureau, found
 
 
+async def _sent_back_application() -> tuple[Actor, ExpertApplication]:
+    """An application the institution sent back (Art. 17): its recommender amends it."""
+    w = await ex._world()
+    app = await ex._recommend(w)
+    sent = await experts.request_expert_application_changes(
+        w["staff"], app.id, reason="请补充近三年代表性业绩"
+    )
+    return w["recommender"], sent
+
+
 Setup = Callable[[], Awaitable[tuple[Actor, Any]]]
 Edit = Callable[[Actor, Any, int], Awaitable[Any]]
 
@@ -199,6 +210,13 @@ VERSIONED_EDITS: list[tuple[str, Setup, Edit]] = [
         "closeComplaint",
         lambda: _complaint(ComplaintStatus.ANSWERED),
         lambda a, o, v: complaints.close_complaint(a, o.id, version=v),
+    ),
+    (
+        "resubmitExpertApplication",
+        _sent_back_application,
+        lambda a, o, v: experts.resubmit_expert_application(
+            a, o.id, version=v, specialty=f"微电子{next(_n)}", response="已补充"
+        ),
     ),
 ]
 

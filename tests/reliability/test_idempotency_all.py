@@ -44,6 +44,7 @@ from models.enums import ComplaintKind, ComplaintStatus, Role, TargetType
 from resolvers import complaint as complaints
 from resolvers import evaluation
 from resolvers.actor import Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.eligibility import term_end
 from schema import build_schema
 from schema.relay import to_global_id
@@ -216,9 +217,9 @@ async def _record_training() -> Case:
     target = await em.pooled(w)
     input = {
         "expertId": gid("Expert", target.id),
-        "trainedOn": dt.date.today().isoformat(),
+        "trainedOn": beijing_today().isoformat(),
         "topic": "评审纪律与回避",
-        "year": dt.date.today().year,
+        "year": beijing_today().year,
     }
     return Case(
         w.staff,
@@ -232,7 +233,7 @@ async def _record_training() -> Case:
 async def _record_expert_assessment() -> Case:
     w = await em.world()
     target = await em.pooled(w)
-    today = dt.date.today()
+    today = beijing_today()
     term = await ExpertTerm.create(expert=target, number=1, start_on=today, end_on=term_end(today))
     input = {
         "expertId": gid("Expert", target.id),

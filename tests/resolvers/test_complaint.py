@@ -49,6 +49,7 @@ from models.enums import (
 from resolvers import complaint as svc
 from resolvers.account import load_actor
 from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.config import Config, configure
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.passwords import verify_password
@@ -92,7 +93,7 @@ async def partner(*scopes: str) -> Actor:
 
 async def committee(inst: Institution) -> Committee:
     n = next(_n)
-    today = dt.date.today()
+    today = beijing_today()
     return await Committee.create(
         institution_id=inst.id,
         name=f"工程技术系列电子信息专业高级评委会{n}",

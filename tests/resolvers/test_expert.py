@@ -49,6 +49,7 @@ from models.enums import (
 )
 from resolvers import expert as svc
 from resolvers.actor import SYSTEM, Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.eligibility import ReasonCode, term_end
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied
 from resolvers.personal import decrypt, keyed_hash
@@ -56,7 +57,7 @@ from resolvers.sweep import run_sweep
 from tests import factories
 
 EA, E = ExpertApplicationStatus, ExpertStatus
-TODAY = dt.date.today()
+TODAY = beijing_today()
 D = dt.date
 _n = itertools.count(1)
 
@@ -1403,7 +1404,12 @@ async def test_institution_requests_changes_then_recommender_amends_and_resubmit
     )
     assert (sent.status, sent.change_request) == (EA.NEEDS_CHANGES, "请补充近三年代表性业绩")
     again = await svc.resubmit_expert_application(
-        w["recommender"], app.id, response="已补充", specialty="微电子", phone="13900001111"
+        w["recommender"],
+        app.id,
+        version=await _seen(app),
+        response="已补充",
+        specialty="微电子",
+        phone="13900001111",
     )
 
     expert = await Expert.get(id=app.expert_id)  # type: ignore[attr-defined]
@@ -1451,9 +1457,13 @@ async def test_history_keeps_every_round_of_changes_art17():
     w = await _world()
     app = await _recommend(w)
     await svc.request_expert_application_changes(w["staff"], app.id, reason="第一次")
-    await svc.resubmit_expert_application(w["recommender"], app.id, response="一")
+    await svc.resubmit_expert_application(
+        w["recommender"], app.id, version=await _seen(app), response="一"
+    )
     await svc.request_expert_application_changes(w["staff"], app.id, reason="第二次")
-    await svc.resubmit_expert_application(w["recommender"], app.id, title="研究员")
+    await svc.resubmit_expert_application(
+        w["recommender"], app.id, version=await _seen(app), title="研究员"
+    )
 
     fresh = await ExpertApplication.get(id=app.id)
     assert [(e["reason"], e["response"], e["changedFields"]) for e in fresh.change_history] == [
@@ -1523,13 +1533,48 @@ async def test_request_changes_on_decided_application_refused_invalid_transition
     assert await _row(app) == state
 
 
+async def _seen(app: ExpertApplication) -> int:
+    """The version the submitter's client saw: the application as it is now."""
+    return (await ExpertApplication.get(id=app.id)).version
+
+
+async def test_resubmit_with_a_stale_version_refused_conflict_nothing_changed():
+    """Issue 11 §3: a resubmission made on an outdated view (the application moved on
+    since the client loaded it) is refused with VERSION_CONFLICT; neither the
+    application nor the expert changes; the current version is then accepted."""
+    w = await _world()
+    app = await _recommend(w)
+    await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充")
+    seen = await _seen(app)
+    await ExpertApplication.filter(id=app.id).update(version=seen + 1)  # another edit
+    before = await _counts()
+    state = await _row(app)
+    expert_before = await Expert.get(id=app.expert_id).values()  # type: ignore[attr-defined]
+
+    with pytest.raises(DomainError) as err:
+        await svc.resubmit_expert_application(
+            w["recommender"], app.id, version=seen, title="研究员", response="已补充"
+        )
+
+    assert (err.value.code, err.value.field) == (ErrorCode.VERSION_CONFLICT, "version")
+    assert err.value.message == "数据已被他人修改,请刷新后重试"
+    assert (await _counts(), await _row(app)) == (before, state)
+    assert await Expert.get(id=app.expert_id).values() == expert_before  # type: ignore[attr-defined]
+    again = await svc.resubmit_expert_application(
+        w["recommender"], app.id, version=seen + 1, title="研究员"
+    )
+    assert (again.status, again.version) == (EA.SUBMITTED, seen + 2)
+
+
 async def test_resubmit_when_not_sent_back_refused_invalid_transition():
     w = await _world()
     app = await _recommend(w)
     state = await _row(app)
 
     with pytest.raises(DomainError) as err:
-        await svc.resubmit_expert_application(w["recommender"], app.id, title="研究员")
+        await svc.resubmit_expert_application(
+            w["recommender"], app.id, version=await _seen(app), title="研究员"
+        )
 
     assert err.value.code == ErrorCode.INVALID_TRANSITION
     assert await _row(app) == state
@@ -1543,7 +1588,9 @@ async def test_resubmit_recommendation_by_non_recommender_denied_nothing_changed
     before = await _counts()
 
     with pytest.raises(PermissionDenied):
-        await svc.resubmit_expert_application(w[who], app.id, title="研究员")
+        await svc.resubmit_expert_application(
+            w[who], app.id, version=await _seen(app), title="研究员"
+        )
 
     assert await _counts() == before
     assert (await ExpertApplication.get(id=app.id)).status == EA.NEEDS_CHANGES
@@ -1557,7 +1604,9 @@ async def test_resubmit_by_other_authority_not_found_nothing_changed():
     before = await _counts()
 
     with pytest.raises(NotFound):
-        await svc.resubmit_expert_application(other, app.id, title="研究员")
+        await svc.resubmit_expert_application(
+            other, app.id, version=await _seen(app), title="研究员"
+        )
 
     assert await _counts() == before
 
@@ -1580,7 +1629,9 @@ async def test_resubmit_bad_amendment_refused_nothing_changed(over, code, field)
     expert_before = await Expert.get(id=app.expert_id).values()  # type: ignore[attr-defined]
 
     with pytest.raises(DomainError) as err:
-        await svc.resubmit_expert_application(w["recommender"], app.id, **over)
+        await svc.resubmit_expert_application(
+            w["recommender"], app.id, version=await _seen(app), **over
+        )
 
     assert (err.value.code, err.value.field) == (code, field)
     assert await _counts() == before
@@ -1595,7 +1646,7 @@ async def test_resubmit_amendment_that_makes_candidate_ineligible_refused_r4():
 
     with pytest.raises(svc.EligibilityError) as err:
         await svc.resubmit_expert_application(
-            w["recommender"], app.id, title_level=Level.INTERMEDIATE
+            w["recommender"], app.id, version=await _seen(app), title_level=Level.INTERMEDIATE
         )
 
     assert err.value.reason_codes != []
@@ -1615,8 +1666,12 @@ async def test_invitation_sent_back_is_resubmitted_by_the_bureau():
     await svc.request_expert_application_changes(w["staff"], app.id, reason="请补充联系方式")
 
     with pytest.raises(NotFound):  # an invitation has no recommending authority to see it
-        await svc.resubmit_expert_application(w["recommender"], app.id, email="a@b.cn")
-    again = await svc.resubmit_expert_application(w["bureau"], app.id, email="a@b.cn")
+        await svc.resubmit_expert_application(
+            w["recommender"], app.id, version=await _seen(app), email="a@b.cn"
+        )
+    again = await svc.resubmit_expert_application(
+        w["bureau"], app.id, version=await _seen(app), email="a@b.cn"
+    )
 
     assert again.status == EA.SUBMITTED
     assert (await Expert.get(id=app.expert_id)).email == "a@b.cn"  # type: ignore[attr-defined]

@@ -39,11 +39,12 @@ from models.enums import (
 )
 from resolvers import institution as svc
 from resolvers.actor import ANONYMOUS, SYSTEM, Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from tests import factories
 
 F, A = FilingStatus, ApplicationStatus
-TODAY = dt.date.today()
+TODAY = beijing_today()
 _n = itertools.count(1)
 
 

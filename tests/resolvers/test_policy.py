@@ -49,6 +49,7 @@ from models.enums import (
 )
 from resolvers import audit
 from resolvers.actor import ANONYMOUS, SYSTEM, Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.errors import PermissionDenied, Unauthenticated
 from resolvers.personal import protect_id_number
 from resolvers.policy import POLICY, Perm, require, scoped
@@ -210,8 +211,8 @@ async def _world(tag: str) -> World:
         specialty="电子信息",
         level=Level.SENIOR,
         status="filed",
-        filed_at=dt.date.today(),
-        valid_until=dt.date.today() + dt.timedelta(days=365),
+        filed_at=beijing_today(),
+        valid_until=beijing_today() + dt.timedelta(days=365),
     )
     plan = await AnnualPlan.create(
         committee=committee,

@@ -1,7 +1,6 @@
 """Helpers for the GraphQL tests: run a query as a given actor, over HTTP or not."""
 
 import contextlib
-import datetime as dt
 import itertools
 import logging
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from strawberry.types import ExecutionResult
 from models import AnnualPlan, Committee, CommitteeSeat, Expert, Institution
 from models.enums import FilingStatus, Level, PlanStatus, Role, Seat
 from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.common import beijing_today
 from schema import build_schema, graphql_route
 from schema.context import Context
 from schema.limits import DEFAULT_LIMITS, Limits
@@ -91,7 +91,7 @@ _n = itertools.count(1)
 
 async def committee(institution: Institution, **kw: Any) -> Committee:
     n = next(_n)
-    today = dt.date.today()
+    today = beijing_today()
     filed = kw.get("status", FilingStatus.FILED) == FilingStatus.FILED
     return await Committee.create(
         institution=institution,

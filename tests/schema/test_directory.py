@@ -6,6 +6,7 @@ import datetime as dt
 from models import AuditEvent
 from models.enums import FilingStatus, PlanStatus, Role, Seat
 from resolvers.actor import Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.personal import decrypt
 from schema.relay import to_global_id
 from tests import factories
@@ -21,7 +22,7 @@ from tests.schema.conftest import (
     staff,
 )
 
-TODAY = dt.date.today()
+TODAY = beijing_today()
 
 
 async def _directory_that_could_leak():

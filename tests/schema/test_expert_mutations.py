@@ -52,13 +52,14 @@ from models.enums import (
 )
 from resolvers import expert as svc
 from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.common import beijing_today
 from resolvers.eligibility import ExpertFacts, ReasonCode, check_pool_entry, term_end
 from resolvers.personal import decrypt
 from schema.relay import from_global_id, to_global_id
 from tests import factories
 from tests.schema.conftest import codes, committee, count_sql, data, gql, graphql_app, seat
 
-TODAY = dt.date.today()
+TODAY = beijing_today()
 D = dt.date
 _n = itertools.count(1)
 KEY = "5b1d0c9e-2a3b-4c5d-8e9f-a0b1c2d3e4f5"
@@ -1113,8 +1114,12 @@ async def _request_changes(w: World, target: Expert) -> Case:
 
 async def _resubmit(w: World, target: Expert) -> Case:
     app = await _submitted(w)
-    await svc.request_expert_application_changes(w.staff, app.id, reason="请补充业绩材料")
-    input = {"applicationId": gid("ExpertApplication", app.id), "specialty": "微电子"}
+    sent = await svc.request_expert_application_changes(w.staff, app.id, reason="请补充业绩材料")
+    input = {
+        "applicationId": gid("ExpertApplication", app.id),
+        "version": sent.version,
+        "specialty": "微电子",
+    }
     return Case(input, app.expert_id)  # type: ignore[attr-defined]
 
 
@@ -1277,7 +1282,8 @@ async def test_expert_applications_statement_count_is_flat_from_1_to_50():
 # --- additions or adjustments (Art. 17) -------------------------------------------------
 
 CHANGES = """query($id: ID!) { node(id: $id) { ... on ExpertApplication {
-  status changeRequest changeHistory { side reason response changedFields resubmittedAt }
+  status version changeRequest
+  changeHistory { side reason response changedFields resubmittedAt }
   expert { specialty }
 } } }"""
 
@@ -1295,15 +1301,16 @@ async def test_send_back_and_resubmit_walk_keeps_history_art17():
         w.staff,
     )
     assert sent["application"]["status"] == "NEEDS_CHANGES"
+    seen = data(await gql(CHANGES, {"id": app["id"]}, actor=w.recommender))["node"]["version"]
     again = await ok(
         "resubmitExpertApplication",
-        {"applicationId": app["id"], "specialty": "微电子", "response": "已补充"},
+        {"applicationId": app["id"], "version": seen, "specialty": "微电子", "response": "已补充"},
         w.recommender,
     )
 
     node = data(await gql(CHANGES, {"id": app["id"]}, actor=w.staff))["node"]
     assert again["application"]["status"] == "SUBMITTED"
-    assert node["status"] == "SUBMITTED"
+    assert (node["status"], node["version"]) == ("SUBMITTED", seen + 1)
     assert node["changeRequest"] == ""
     [round_] = node["changeHistory"]
     assert (round_["side"], round_["reason"], round_["response"], round_["changedFields"]) == (
@@ -1333,14 +1340,41 @@ async def test_send_back_without_reason_is_a_payload_error_nothing_changed():
 async def test_resubmit_with_bad_phone_is_a_payload_error_nothing_changed():
     w = await world()
     app = await _submitted(w)
-    await svc.request_expert_application_changes(w.staff, app.id, reason="请核实电话")
+    sent = await svc.request_expert_application_changes(w.staff, app.id, reason="请核实电话")
     before = await snapshot()
 
     errors = await refused(
         "resubmitExpertApplication",
-        {"applicationId": gid("ExpertApplication", app.id), "phone": "123"},
+        {
+            "applicationId": gid("ExpertApplication", app.id),
+            "version": sent.version,
+            "phone": "123",
+        },
         w.recommender,
     )
 
     assert [(e["field"], e["code"]) for e in errors] == [("phone", "INVALID_PHONE")]
+    assert await snapshot() == before
+
+
+async def test_resubmit_with_a_stale_version_is_a_conflict_payload_error_nothing_changed():
+    """Issue 11 §3: the version the client saw is required; once the application moved
+    on, the resubmission is refused with VERSION_CONFLICT on `version`."""
+    w = await world()
+    app = await _submitted(w)
+    sent = await svc.request_expert_application_changes(w.staff, app.id, reason="请核实职称")
+    await ExpertApplication.filter(id=app.id).update(version=sent.version + 1)
+    before = await snapshot()
+    input = {"applicationId": gid("ExpertApplication", app.id), "title": "研究员"}
+
+    errors = await refused(
+        "resubmitExpertApplication", {**input, "version": sent.version}, w.recommender
+    )
+
+    assert [(e["field"], e["code"], e["message"]) for e in errors] == [
+        ("version", "VERSION_CONFLICT", "数据已被他人修改,请刷新后重试")
+    ]
+    assert await snapshot() == before
+    missing = await mutate("resubmitExpertApplication", input, w.recommender)
+    assert missing.errors and "version" in str(missing.errors[0])
     assert await snapshot() == before

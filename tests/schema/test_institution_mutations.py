@@ -40,12 +40,13 @@ from models.enums import (
 )
 from resolvers import institution as svc
 from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.common import beijing_today
 from schema.relay import to_global_id
 from tests import factories
 from tests.schema.conftest import codes, data, gql
 
 F = FilingStatus
-TODAY = dt.date.today()
+TODAY = beijing_today()
 _n = itertools.count(1)
 KEY = "6a0c9f0e-1d2b-4e5f-8a9b-0c1d2e3f4a5b"
 

@@ -12,7 +12,6 @@ Two parts:
   changed.
 """
 
-import datetime as dt
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from models.enums import Role
 from resolvers import certificate as certificates
 from resolvers import evaluation as svc
 from resolvers.actor import ANONYMOUS, Actor, Grant
+from resolvers.common import beijing_today
 from schema import build_schema
 from schema.relay import to_global_id
 from tests import factories
@@ -532,4 +532,4 @@ async def test_root_mutation_role_matrix(name: str):
 def test_matrix_rows_name_every_role():
     assert all(tuple(row) == ROLES for _, _, row in MATRIX.values())
     assert len(ROLES) == 13
-    assert dt.date.today() < SESSION_DAY  # the sessions built here lie ahead
+    assert beijing_today() < SESSION_DAY  # the sessions built here lie ahead

@@ -49,12 +49,13 @@ from models.enums import (
 )
 from resolvers import account
 from resolvers.actor import SYSTEM
+from resolvers.common import beijing_today
 from tests import factories
 from views.middleware import SESSION_COOKIE
 
 PASSWORD = "Lantern-orchid-7-Qx!"
 ORIGIN = "https://testserver"
-TODAY = dt.date.today()
+TODAY = beijing_today()
 NOW = dt.datetime.now(dt.UTC)
 F = FilingStatus
 _n = iter(range(1, 1_000_000))

@@ -18,6 +18,7 @@ from models import ExpertTerm, Institution, Unit
 from models.enums import ExpertStatus, Level, Role, TermStatus, UnitType
 from resolvers import account
 from resolvers.actor import SYSTEM
+from resolvers.common import beijing_today
 from resolvers.eligibility import term_end
 from tests import factories
 from views.middleware import SESSION_COOKIE
@@ -85,7 +86,7 @@ async def world() -> dict:
         ),
         "foreign": await factories.expert(number="E9000004", name="王外", institution=other),
     }
-    start = dt.date.today() - dt.timedelta(days=30)
+    start = beijing_today() - dt.timedelta(days=30)
     await ExpertTerm.create(
         expert=experts["wang"], number=1, start_on=start, end_on=term_end(start)
     )
@@ -270,7 +271,7 @@ def _count_sql() -> Iterator[_SQLCounter]:
 async def test_the_list_issues_the_same_statements_for_5_and_50_experts(client):
     inst = await factories.institution()
     await _login(client, "bureau1", Role.BUREAU)
-    start = dt.date.today() - dt.timedelta(days=10)
+    start = beijing_today() - dt.timedelta(days=10)
 
     async def fill(n: int) -> None:
         for _ in range(n):

@@ -400,6 +400,7 @@ async def test_send_back_then_recommender_amends_and_resubmits_art17(client, asg
         page = await rec.get(f"/experts/applications/{app.id}")
         form = {
             "csrf_token": rec_csrf,
+            "version": _hidden_version(page.text),
             "name": (await Expert.get(id=app.expert_id)).name,  # type: ignore[attr-defined]
             "email": "",
             "title": "教授级高级工程师",
@@ -421,6 +422,60 @@ async def test_send_back_then_recommender_amends_and_resubmits_art17(client, asg
     assert fresh.status == EA.SUBMITTED
     assert fresh.change_history[0]["changedFields"] == ["specialty"]
     assert (await Expert.get(id=app.expert_id)).specialty == "微电子"  # type: ignore[attr-defined]
+
+
+def _hidden_version(page: str) -> str:
+    """The version the resubmit form carries back (the application as the page showed it)."""
+    m = re.search(r'<form id="resubmit-form".*?name="version" value="(\d+)"', page, re.S)
+    assert m, "the resubmit form carries the version it was built from"
+    return m.group(1)
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+async def test_resubmit_of_a_stale_page_shows_conflict_keeps_values_changes_nothing(client, htmx):
+    """Issue 11 §3: the page was loaded, then the application moved on (another edit);
+    posting the old page is refused with VERSION_CONFLICT at the top of the form, the
+    typed values stay, and neither the application nor the expert changes."""
+    w = await _world()
+    app = await _application(w)
+    await svc.request_expert_application_changes(w.staff, app.id, reason="请核实")
+    csrf = await _login(client, Role.RECOMMENDER, w.authority.id)
+    seen = _hidden_version((await client.get(f"/experts/applications/{app.id}")).text)
+    assert seen == str((await ExpertApplication.get(id=app.id)).version)
+    await ExpertApplication.filter(id=app.id).update(version=int(seen) + 1)
+    before = await _state(app)
+    form = {"version": seen, "name": "改名后", "title": "研究员", "response": "已补充"}
+
+    response = await client.post(
+        f"/experts/applications/{app.id}/resubmit",
+        data=form if htmx else {**form, "csrf_token": csrf},
+        headers={**HTMX, "X-CSRF-Token": csrf} if htmx else {},
+    )
+
+    assert response.status_code == 422
+    assert _is_fragment(response.text) == htmx
+    assert '<p data-code="VERSION_CONFLICT">数据已被他人修改,请刷新后重试</p>' in response.text
+    assert 'value="改名后"' in response.text and 'value="研究员"' in response.text
+    assert "已补充" in response.text
+    assert _hidden_version(response.text) == seen  # still stale: refreshing is the way on
+    assert await _state(app) == before
+
+
+async def test_resubmit_without_version_refused_as_conflict_nothing_changed(client):
+    w = await _world()
+    app = await _application(w)
+    await svc.request_expert_application_changes(w.staff, app.id, reason="请核实")
+    csrf = await _login(client, Role.RECOMMENDER, w.authority.id)
+    before = await _state(app)
+
+    response = await client.post(
+        f"/experts/applications/{app.id}/resubmit",
+        data={"csrf_token": csrf, "name": "改名后", "title": "研究员"},
+    )
+
+    assert response.status_code == 422
+    assert 'data-code="VERSION_CONFLICT"' in response.text
+    assert await _state(app) == before
 
 
 async def test_resubmit_with_bad_date_keeps_values_and_shows_error(client):

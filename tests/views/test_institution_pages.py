@@ -35,12 +35,13 @@ from models.enums import (
 from resolvers import account
 from resolvers import institution as svc
 from resolvers.actor import SYSTEM, Actor, Grant
+from resolvers.common import beijing_today
 from tests import factories
 from views.middleware import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 
 PASSWORD = "Lantern-orchid-7-Qx!"
 ORIGIN = "https://testserver"
-TODAY = dt.date.today()
+TODAY = beijing_today()
 YEAR = TODAY.year
 F = FilingStatus
 
