@@ -75,7 +75,7 @@ from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied,
 from resolvers.lifecycle import check_transition
 from resolvers.passwords import hash_password, verify_password
 from resolvers.personal import decrypt, encrypt
-from resolvers.policy import PARTNER_API_SCOPE, Perm, require, scoped
+from resolvers.policy import Perm, require, scoped
 from resolvers.workdays import add_workdays
 
 M = TypeVar("M", bound=Model)
@@ -326,16 +326,6 @@ def _channel(actor: Actor, anonymous: bool) -> ComplaintChannel:
     return ComplaintChannel.WEB
 
 
-def _require_submit(actor: Actor) -> None:
-    require(actor, Perm.COMPLAINT_SUBMIT)
-    # COMPLAINT_SUBMIT is public, and public perms skip the token check in require():
-    # a partner portal still needs the token scope to file on a citizen's behalf.
-    if actor.token_id is not None and PARTNER_API_SCOPE[Perm.COMPLAINT_SUBMIT] not in (
-        actor.token_scopes
-    ):
-        raise PermissionDenied("该接口令牌无权代为提交投诉举报")
-
-
 async def _route(kind: ComplaintKind, target_type: TargetType, target_id: int) -> int | None:
     """Check the target exists and return the handling institution (None = bureau)."""
     missing = DomainError(ErrorCode.INVALID, "投诉举报对象不存在", "targetId")
@@ -422,7 +412,8 @@ async def submit_complaint(
     Side effects: one Complaint (received, due in SCREENING_WORKDAYS working days),
     audit `complaint.submit`.
     """
-    _require_submit(actor)
+    # Public, but a partner token needs its complaint:submit scope (policy.require).
+    require(actor, Perm.COMPLAINT_SUBMIT)
     the_kind: ComplaintKind = _enum(ComplaintKind, kind, "kind")
     the_type: TargetType = _enum(TargetType, target_type, "targetType")
     facts = _clean(facts, "facts", max_length=FACTS_MAX, multiline=True)

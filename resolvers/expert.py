@@ -85,7 +85,7 @@ from resolvers.eligibility import (
     term_end,
     term_last_year,
 )
-from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied
+from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.institution import NATIONAL_SERIES, effective_status
 from resolvers.lifecycle import check_transition
 from resolvers.personal import (
@@ -243,6 +243,30 @@ async def get_expert_application(actor: Actor, application_id: int) -> ExpertApp
     return await _first(qs, "入库申请不存在")
 
 
+def expert_applications_query(
+    actor: Actor,
+    *,
+    statuses: Sequence[ExpertApplicationStatus] | None = None,
+    routes: Sequence[EntryRoute] | None = None,
+    institution_id: int | None = None,
+    committee_id: int | None = None,
+) -> QuerySet[ExpertApplication]:
+    """The applications the actor may see (EXPERT_VIEW scope), filtered; None = any.
+    The pool is not public (SPEC roles): anonymous callers are told to log in."""
+    if actor.is_anonymous:
+        raise Unauthenticated()
+    qs = scoped(actor, Perm.EXPERT_VIEW, ExpertApplication.all())
+    if statuses is not None:
+        qs = qs.filter(status__in=list(statuses))
+    if routes is not None:
+        qs = qs.filter(route__in=list(routes))
+    if institution_id is not None:
+        qs = qs.filter(institution_id=institution_id)
+    if committee_id is not None:
+        qs = qs.filter(committee_id=committee_id)
+    return qs
+
+
 async def list_expert_applications(
     actor: Actor,
     *,
@@ -250,11 +274,8 @@ async def list_expert_applications(
     institution_id: int | None = None,
 ) -> list[ExpertApplication]:
     """Review queue (institution: submitted) and approval queue (bureau: reviewed)."""
-    qs = scoped(actor, Perm.EXPERT_VIEW, ExpertApplication.all())
-    if status is not None:
-        qs = qs.filter(status=status)
-    if institution_id is not None:
-        qs = qs.filter(institution_id=institution_id)
+    statuses = None if status is None else [status]
+    qs = expert_applications_query(actor, statuses=statuses, institution_id=institution_id)
     return await qs.order_by("id")
 
 
@@ -267,9 +288,7 @@ async def page_expert_applications(
 ) -> tuple[list[ExpertApplication], bool]:
     """One page of the applications the actor may see (oldest first), with their
     experts loaded, and whether a next page exists. For the HTML queues."""
-    qs = scoped(actor, Perm.EXPERT_VIEW, ExpertApplication.all())
-    if statuses:
-        qs = qs.filter(status__in=list(statuses))
+    qs = expert_applications_query(actor, statuses=list(statuses) or None)
     page = max(page, 1)
     rows = (
         await qs.order_by("id")

@@ -334,11 +334,8 @@ class EvaluationSessionType(Node):
 
     @strawberry.field(description="监督委员指派。")
     async def supervisors(self, info: Info) -> list[SupervisorAssignmentType]:
-        session = await _sealed(lambda: svc.get_evaluation_session(ctx(info).actor, self.pk))
-        if session is None:
-            return []
-        rows = await SupervisorAssignment.filter(session_id=session.id).order_by("id")
-        return [SupervisorAssignmentType.from_model(r) for r in rows]
+        rows = await _sealed(lambda: svc.list_session_supervisors(ctx(info).actor, self.pk))
+        return [SupervisorAssignmentType.from_model(r) for r in rows or []]
 
     @strawberry.field(
         description="全部专家抽取记录(含已放弃的),公布承诺、随机数与公开的密钥;"
@@ -368,11 +365,8 @@ class EvaluationSessionType(Node):
 
     @strawberry.field(description="录音录像。")
     async def recordings(self, info: Info) -> list[RecordingType]:
-        session = await _sealed(lambda: svc.get_evaluation_session(ctx(info).actor, self.pk))
-        if session is None:
-            return []
-        rows = await Recording.filter(session_id=session.id).order_by("id")
-        return [RecordingType.from_model(r) for r in rows]
+        rows = await _sealed(lambda: svc.list_session_recordings(ctx(info).actor, self.pk))
+        return [RecordingType.from_model(r) for r in rows or []]
 
     @strawberry.field(description="个人投票(R14):仅市人社局可见,其他调用者为 null。")
     async def votes(self, info: Info) -> list[VoteType] | None:

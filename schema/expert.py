@@ -66,7 +66,7 @@ from resolvers.actor import Actor
 from resolvers.common import beijing_today
 from resolvers.directory import ExpertOrder, Sort, paginate
 from resolvers.eligibility import ExpertFacts
-from resolvers.errors import NotFound, PermissionDenied, Unauthenticated
+from resolvers.errors import NotFound, PermissionDenied
 from resolvers.policy import Perm, scope_filter, scoped
 from schema.context import Loaders, ctx
 from schema.errors import UserError
@@ -977,13 +977,6 @@ class ExpertApplicationFilter:
     )
 
 
-def _applications(actor: Actor) -> Any:
-    # The pool is not public (SPEC roles): say "log in" rather than show nothing.
-    if actor.is_anonymous:
-        raise Unauthenticated()
-    return scoped(actor, Perm.EXPERT_VIEW, ExpertApplication.all())
-
-
 @strawberry.type(description="专家库查询。")
 class ExpertQuery:
     @strawberry.field(
@@ -1057,17 +1050,13 @@ class ExpertQuery:
         before: Annotated[str | None, strawberry.argument(description=BEFORE)] = None,
     ) -> Optional[Connection[ExpertApplicationType]]:  # noqa: UP045 - strawberry generic
         f = filter or ExpertApplicationFilter()
-        qs = _applications(ctx(info).actor)
-        if f.statuses is not None:
-            qs = qs.filter(status__in=list(f.statuses))
-        if f.routes is not None:
-            qs = qs.filter(route__in=list(f.routes))
-        institution_id = expect_id(f.institution_id, "Institution", "institutionId")
-        if institution_id is not None:
-            qs = qs.filter(institution_id=institution_id)
-        committee_id = expect_id(f.committee_id, "Committee", "committeeId")
-        if committee_id is not None:
-            qs = qs.filter(committee_id=committee_id)
+        qs = svc.expert_applications_query(
+            ctx(info).actor,
+            statuses=f.statuses,
+            routes=f.routes,
+            institution_id=expect_id(f.institution_id, "Institution", "institutionId"),
+            committee_id=expect_id(f.committee_id, "Committee", "committeeId"),
+        )
         page = await paginate(
             qs, APPLICATION_SORTS[order_by], page_args(first, after, last, before)
         )
