@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -398,9 +398,15 @@ async def submit_complaint(
     complainant_contact: str = "",
     hotline_ticket: str = "",
     applicant_id: int | None = None,
+    attach: Callable[[Complaint, Actor], Awaitable[object]] | None = None,
 ) -> tuple[Complaint, str]:
     """File a review request, complaint or report; returns it and its query password
     (shown once: only its argon2 hash is stored).
+
+    `attach(complaint, audit_actor)`, when given, runs inside the filing transaction
+    after the case row and its audit event: the evidence filed with the case
+    (resolvers.evidence.submit_with_evidence), so that a case never claims evidence
+    that was not stored. Whatever it raises undoes the filing.
 
     Anonymous submissions store no identity: the name and contact fields are dropped,
     `submitted_by` stays empty even for a logged-in user, and the audit event names the
@@ -410,7 +416,7 @@ async def submit_complaint(
     at screening (NOT_APPLICANT), so a misdirected one is still received.
 
     Side effects: one Complaint (received, due in SCREENING_WORKDAYS working days),
-    audit `complaint.submit`.
+    audit `complaint.submit`, and what `attach` does.
     """
     # Public, but a partner token needs its complaint:submit scope (policy.require).
     require(actor, Perm.COMPLAINT_SUBMIT)
@@ -477,6 +483,8 @@ async def submit_complaint(
                 await audit.record(
                     audit_actor, "complaint.submit", complaint, after=audit.snapshot(complaint)
                 )
+                if attach is not None:
+                    await attach(complaint, audit_actor)
             return complaint, password
         except IntegrityError:
             # A concurrent submission took the same code between the check and insert.

@@ -7,9 +7,16 @@ MAX_FILES per case.
 
 Files are stored outside the web root under `<var_dir>/evidence/<sha256[:2]>/<sha256>`:
 the uploaded name is kept only as a label (sanitised) and never touches the file
-system, and equal content is stored once. Writes are atomic (temporary file, fsync,
-rename), done before the database transaction so the SQLite connection is not held
-during disk I/O; a file whose row could not be written is removed again.
+system, and equal content is stored once.
+
+Rows and files agree, whatever fails (issue 8 §3). Each checked upload is first
+written under a temporary name next to its final place, fsynced and read back against
+its SHA-256, before any transaction, so the SQLite connection is not held during disk
+I/O. Then one transaction writes the rows (with a new case, the case too) and their
+audit events and, last, renames the files into place (a rename in one directory is
+atomic and costs no I/O). A failure before the commit rolls the rows back and removes
+the temporary files and any file this upload placed that no row names; so a case
+never claims evidence that is not on disk, and no file is left that no case names.
 """
 
 import hashlib
@@ -21,6 +28,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from tortoise.transactions import in_transaction
@@ -29,7 +37,7 @@ from models import Complaint, EvidenceFile
 from models.enums import ComplaintStatus
 from resolvers import audit
 from resolvers.actor import Actor
-from resolvers.complaint import check_query_password, handled_complaint
+from resolvers.complaint import check_query_password, handled_complaint, submit_complaint
 from resolvers.config import get_config
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from resolvers.policy import Perm, require
@@ -133,20 +141,6 @@ def check_upload(filename: str, data: bytes) -> tuple[FileType, str]:
     return file_type, clean_filename(filename, file_type)
 
 
-def check_uploads(files: Iterable[tuple[str, bytes]]) -> None:
-    """Check a whole batch before a new case is filed, so that a refused file leaves
-    no case behind: at most MAX_FILES, each acceptable, no content twice."""
-    seen: set[bytes] = set()
-    for count, (filename, data) in enumerate(files, start=1):
-        if count > MAX_FILES:
-            raise too_many()
-        check_upload(filename, data)
-        digest = hashlib.sha256(data).digest()
-        if digest in seen:
-            raise DomainError(ErrorCode.DUPLICATE, f"文件“{filename}”重复上传", "file")
-        seen.add(digest)
-
-
 def evidence_dir(var_dir: str | Path | None = None) -> Path:
     return Path(var_dir if var_dir is not None else get_config().var_dir) / "evidence"
 
@@ -158,23 +152,148 @@ def evidence_path(sha256: str, var_dir: str | Path | None = None) -> Path:
     return evidence_dir(var_dir) / sha256[:2] / sha256
 
 
-def _write(path: Path, data: bytes) -> bool:
-    """Store `data` at `path` atomically; False when it was already there."""
-    if path.exists():
-        return False
+_READ_CHUNK = 1024 * 1024
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_temporary(path: Path, data: bytes, sha256: str) -> Path:
+    """Write `data` under a temporary name in `path`'s directory (so that the final
+    rename stays in one file system), fsynced, private, and read back against its
+    SHA-256; the temporary path."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        if _sha256_of(tmp) != sha256:
+            raise OSError(f"evidence written to {tmp.name} does not match its SHA-256")
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return True
+    return tmp
+
+
+@dataclass
+class _Staged:
+    """One checked upload, written under a temporary name until its row is written."""
+
+    label: str
+    file_type: FileType
+    size: int
+    sha256: str
+    path: Path
+    tmp: Path | None
+    placed: bool = False  # this upload created the file at `path`
+
+
+def _place(staged: _Staged) -> None:
+    """Rename the temporary file into place; equal content already there is kept."""
+    if staged.tmp is None:
+        return
+    if staged.path.exists():
+        staged.tmp.unlink(missing_ok=True)
+    else:
+        os.replace(staged.tmp, staged.path)
+        staged.placed = True
+    staged.tmp = None
+
+
+class _Batch:
+    """Uploads staged for one transaction (a new case's files, or one added later)."""
+
+    def __init__(self, var_dir: str | Path | None) -> None:
+        self.var_dir = var_dir
+        self.files: list[_Staged] = []
+
+    async def add(self, filename: str, data: bytes) -> _Staged:
+        """Check one upload (type, size, name, count, same content twice) and write it
+        under a temporary name."""
+        if len(self.files) >= MAX_FILES:
+            raise too_many()
+        file_type, label = check_upload(filename, data)
+        sha256 = await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
+        if any(f.sha256 == sha256 for f in self.files):
+            raise DomainError(ErrorCode.DUPLICATE, f"文件“{filename}”重复上传", "file")
+        path = evidence_path(sha256, self.var_dir)
+        staged = _Staged(label, file_type, len(data), sha256, path, None)
+        self.files.append(staged)  # before the write: discard() must see it
+        staged.tmp = await anyio.to_thread.run_sync(_write_temporary, path, data, sha256)
+        return staged
+
+    async def attach(self, complaint: Complaint, audit_actor: Actor) -> list[EvidenceFile]:
+        """Inside the caller's transaction: one EvidenceFile row and one audit
+        `evidence.store` per file, then the files renamed into place."""
+        rows = []
+        for staged in self.files:
+            row = await EvidenceFile.create(
+                complaint_id=complaint.id,
+                filename=staged.label,
+                content_type=staged.file_type.content_type,
+                size_bytes=staged.size,
+                sha256=staged.sha256,
+            )
+            await audit.record(audit_actor, "evidence.store", row, after=audit.snapshot(row))
+            rows.append(row)
+        for staged in self.files:
+            await anyio.to_thread.run_sync(_place, staged)
+        return rows
+
+    async def discard(self) -> None:
+        """After a failure (the transaction rolled back): remove the temporary files
+        and each file this batch placed that no row names (equal content of another
+        case stays)."""
+        for staged in self.files:
+            if staged.tmp is not None:
+                staged.tmp.unlink(missing_ok=True)
+                staged.tmp = None
+            if staged.placed and not await EvidenceFile.exists(sha256=staged.sha256):
+                staged.path.unlink(missing_ok=True)
+                staged.placed = False
+
+
+async def submit_with_evidence(
+    actor: Actor,
+    files: Iterable[tuple[str, bytes]],
+    *,
+    var_dir: str | Path | None = None,
+    **complaint: Any,
+) -> tuple[Complaint, str, list[EvidenceFile]]:
+    """File a case (resolvers.complaint.submit_complaint, `complaint` are its keyword
+    arguments) together with its evidence files, all or nothing: the case, its files
+    and their rows exist afterwards, or none of them (nor an audit event) does.
+
+    `files` is read one at a time (name, content), so that a caller streaming uploads
+    from disk holds one in memory. Refused before the case is filed: a sixth file,
+    the same content twice, or a file `check_upload` refuses.
+    Side effects: those of submit_complaint, the files under the var dir (content not
+    stored yet), one EvidenceFile row and audit `evidence.store` per file (named
+    "anonymous" for an anonymous case, as the filing).
+    """
+    batch = _Batch(var_dir)
+    rows: list[EvidenceFile] = []
+
+    async def attach(case: Complaint, audit_actor: Actor) -> None:
+        rows[:] = await batch.attach(case, audit_actor)
+
+    try:
+        for filename, data in files:
+            await batch.add(filename, data)
+        case, password = await submit_complaint(actor, attach=attach, **complaint)
+    except BaseException:
+        await batch.discard()
+        raise
+    return case, password, rows
 
 
 def _read(path: Path) -> bytes:
@@ -217,42 +336,32 @@ async def store_evidence(
     name with a path or control characters, a sixth file, the same file twice.
     Side effects: the file under the var dir (if its content is new), one
     EvidenceFile row, audit `evidence.store` (named "anonymous" for an anonymous
-    complainant, as at intake).
+    complainant, as at intake); all or nothing, as submit_with_evidence.
     """
     complaint, as_complainant = await _uploader(actor, complaint_id, query_password)
     if complaint.status not in _OPEN:
         raise DomainError(
             ErrorCode.INVALID_TRANSITION, "该事项已答复或办结,不能再补充证据", "status"
         )
-    file_type, label = check_upload(filename, data)
+    check_upload(filename, data)
     if await EvidenceFile.filter(complaint_id=complaint.id).count() >= MAX_FILES:
         raise too_many()
-    sha256 = await anyio.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
-    if await EvidenceFile.exists(complaint_id=complaint.id, sha256=sha256):
-        raise DomainError(ErrorCode.DUPLICATE, "该文件已上传", "file")
-
-    path = evidence_path(sha256, var_dir)
-    created = await anyio.to_thread.run_sync(_write, path, data)
     audit_actor = (
         Actor(token_id=actor.token_id) if as_complainant and complaint.anonymous else actor
     )
+    batch = _Batch(var_dir)
     try:
+        staged = await batch.add(filename, data)
+        if await EvidenceFile.exists(complaint_id=complaint.id, sha256=staged.sha256):
+            raise DomainError(ErrorCode.DUPLICATE, "该文件已上传", "file")
         async with in_transaction():
             # Serialise uploads to one case (PostgreSQL row lock) before recounting.
             await Complaint.filter(id=complaint.id).select_for_update().first()
             if await EvidenceFile.filter(complaint_id=complaint.id).count() >= MAX_FILES:
                 raise too_many()
-            row = await EvidenceFile.create(
-                complaint_id=complaint.id,
-                filename=label,
-                content_type=file_type.content_type,
-                size_bytes=len(data),
-                sha256=sha256,
-            )
-            await audit.record(audit_actor, "evidence.store", row, after=audit.snapshot(row))
+            (row,) = await batch.attach(complaint, audit_actor)
     except BaseException:
-        if created and not await EvidenceFile.exists(sha256=sha256):
-            path.unlink(missing_ok=True)
+        await batch.discard()
         raise
     return row
 

@@ -13,12 +13,13 @@
   correlation id, no traceback, no driver message (it names hosts and ports).
 - A partner token over its cost budget: RATE_LIMITED with `retryAfter` (429).
 - Anything else is a bug: "Unexpected error" with `extensions.correlationId`; the
-  traceback is logged under that id and never sent (no SQL, no file paths).
+  traceback is logged under that id and never sent (no SQL, no file paths). The log
+  line holds the exception's type and frames but not its message, which may quote
+  personal data (resolvers/logsafe.py).
 """
 
 import logging
 import re
-import uuid
 from collections.abc import Iterable
 
 import strawberry
@@ -28,6 +29,7 @@ from strawberry.extensions import MaskErrors
 
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.health import is_connection_error
+from resolvers.logsafe import log_unexpected
 
 log = logging.getLogger("pingshen.graphql")
 
@@ -104,17 +106,12 @@ def should_mask_error(error: GraphQLError) -> bool:
 
 def correlation_id(error: GraphQLError) -> str:
     """The id under which a masked error was logged (logged once, with traceback)."""
-    cid = getattr(error, _CID_ATTR, None)
+    cid: str | None = getattr(error, _CID_ATTR, None)
     if cid is None:
-        cid = uuid.uuid4().hex
-        setattr(error, _CID_ATTR, cid)
         original = error.original_error or error
-        log.error(
-            "GraphQL unexpected error correlationId=%s path=%s",
-            cid,
-            error.path,
-            exc_info=(type(original), original, original.__traceback__),
-        )
+        # The path is field names and list indices: never a value the client sent.
+        cid = log_unexpected(log, "GraphQL unexpected error", original, path=error.path)
+        setattr(error, _CID_ATTR, cid)
     return cid
 
 
@@ -195,4 +192,7 @@ def log_errors(errors: Iterable[GraphQLError]) -> None:
         elif should_mask_error(error):
             correlation_id(error)
         else:
-            log.debug("GraphQL request error: %s", error.message)
+            # The code, not the message: a coercion or validation message quotes the
+            # value the client sent ("got invalid value '1101...'").
+            code = _code(error).get("code") or (error.extensions or {}).get("code")
+            log.debug("GraphQL request error code=%s path=%s", code, error.path)

@@ -18,9 +18,9 @@ Uploads: the whole request is refused (413) before its body is read when its
 Content-Length is beyond MAX_FILES × MAX_FILE_BYTES plus room for the text fields,
 and the body is cut off at that size when no length was sent (chunked). Starlette
 spools each file part to disk beyond 1 MB, so a file is only read into memory after
-its size was checked. All files are checked (size, type by content, name, count,
-duplicates) before the case is filed, so a refused file leaves neither a case nor a
-file behind.
+its size was checked. The case and its files are filed all or nothing
+(resolvers.evidence.submit_with_evidence): a refused file, or a failure writing a file
+or a row, leaves neither a case nor a file nor an audit event behind.
 """
 
 import datetime as dt
@@ -45,7 +45,7 @@ from resolvers.policy import Perm, require
 from resolvers.throttle import RateLimited
 from views.errors import wants_fragment
 from views.forms import CSRF_FIELD, Form
-from views.middleware import client_addr
+from views.middleware import EVIDENCE_UPLOAD_LIMIT, client_addr
 from views.templating import NAV, NavItem, current_actor, render
 
 K, C, R = ComplaintKind, ComplaintStatus, NonAcceptanceReason
@@ -98,9 +98,9 @@ DONE_MESSAGES: dict[str, str] = {
 }
 
 NO_STORE = {"Cache-Control": "no-store"}
-# Room for the text fields of the form next to the files themselves.
-FORM_OVERHEAD = 1024 * 1024
-UPLOAD_LIMIT = ev.MAX_FILES * ev.MAX_FILE_BYTES + FORM_OVERHEAD
+# MAX_FILES × MAX_FILE_BYTES and room for the text fields: the same limit as the CSRF
+# middleware applies to this route.
+UPLOAD_LIMIT = EVIDENCE_UPLOAD_LIMIT
 MAX_FIELDS = 30
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -312,13 +312,14 @@ async def submit(request: Request) -> Response:
         form = _form(data, "complaint").expect(NEW_FIELDS)
         uploads = _files(data)
         try:
-            ev.check_uploads(_contents(uploads))
             kind = form.text("kind")
             is_review = kind == K.REVIEW_REQUEST
             applicant_id = form.integer("applicantId") if is_review else None
             target_type = form.text("targetType") or (TargetType.APPLICANT if is_review else "")
-            complaint, password = await svc.submit_complaint(
+            # The case and its files together or not at all (resolvers/evidence.py).
+            complaint, password, stored = await ev.submit_with_evidence(
                 actor,
+                _contents(uploads),
                 kind=kind,
                 target_type=target_type,
                 target_id=form.integer("targetId", message="对象编号应为数字"),
@@ -335,27 +336,16 @@ async def submit(request: Request) -> Response:
             field = "file" if exc.field == "filename" else exc.field
             form.add(DomainError(exc.code, exc.message, field))
             return await _refuse(request, form, 422)
-        failed: list[str] = []
-        for upload in uploads:
-            try:
-                await ev.store_evidence(
-                    actor,
-                    complaint.id,
-                    filename=upload.filename or "",
-                    data=_read(upload),
-                    query_password=password,
-                )
-            except DomainError as exc:
-                failed.append(f"{upload.filename}:{exc.message}")
     finally:
         await data.close()
-    receipt = {
+    receipt: dict[str, Any] = {
         "tracking_code": complaint.tracking_code,
         "password": password,
         "due_on": complaint.due_on,
         "kind": LABELS["kind"][complaint.kind],
-        "files": len(uploads) - len(failed),
-        "failed": failed,
+        "files": len(stored),
+        # Filing is all or nothing now: no file is ever refused after the case exists.
+        "failed": [],
     }
     ctx = _ctx(request, form=Form("complaint"), receipt=receipt, own_results=[])
     return _page(request, NEW, ctx, "submit_area")

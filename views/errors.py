@@ -2,8 +2,10 @@
 
 The error contract of ARCHITECTURE.md for HTML: a resolver's `NotFound` is a 404
 page, `PermissionDenied` a 403 page, `Unauthenticated` a redirect to the login page
-that comes back afterwards; anything else is a bug and gets the 500 page (the server
-logs the traceback, the page shows none of it).
+that comes back afterwards; anything else is a bug and gets the 500 page. The bug is
+logged here under a correlation id that the page shows, with the exception's type and
+traceback frames but not its message (it may quote personal data, resolvers/logsafe.py);
+views.middleware answers the 500 itself so the server never logs the raw traceback.
 
 An htmx request gets only the page's `error` block (htmx 4 swaps 4xx responses into
 the target), and an htmx request that needs a login gets `HX-Redirect` so the whole
@@ -20,6 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ExceptionHandler
 
 from resolvers.errors import NotFound, PermissionDenied, Unauthenticated
+from resolvers.logsafe import log_unexpected
 from views.middleware import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from views.templating import is_htmx, render
 
@@ -32,6 +35,7 @@ TITLES: dict[int, str] = {
     403: "无权访问",
     404: "页面不存在",
     405: "不支持的请求方式",
+    413: "提交的内容过大",
     500: "系统出错了",
 }
 MESSAGES: dict[int, str] = {
@@ -39,6 +43,7 @@ MESSAGES: dict[int, str] = {
     403: "您的账号没有办理此事项的权限。如需办理,请联系市人力资源社会保障局授权。",
     404: "您访问的页面或对象不存在,或不在您的查看范围内。",
     405: "该地址不支持这种请求方式。",
+    413: "提交的内容超过了此页面允许的大小,未做任何更改。请减少上传文件的大小或数量后重试。",
     500: "服务器处理请求时出错,我们已记录此问题。请稍后重试;如仍无法办理,请联系系统管理员。",
 }
 
@@ -98,19 +103,36 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, headers=exc.headers)
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
-    """The 500 page. It runs outside the identity middleware (Starlette's outermost
-    ServerErrorMiddleware), so it adds the security headers itself, and it must not
-    fail in turn: a broken template falls back to plain text."""
+def server_error_response(request: Request, exc: BaseException) -> Response:
+    """Log a bug (correlation id, type, frames; no message, no locals) and return the
+    500 page naming the id. It may run outside the identity middleware, so it adds the
+    security headers itself, and it must not fail in turn: a broken template falls back
+    to plain text."""
+    endpoint = request.scope.get("endpoint")
+    cid = log_unexpected(
+        log,
+        "HTML unexpected error",
+        exc,
+        method=request.scope.get("method", ""),
+        # The endpoint's name, not the URL: a query string may hold what a user typed.
+        endpoint=getattr(endpoint, "__qualname__", "-"),
+    )
+    message = f"{MESSAGES[500]}(错误编号:{cid})"
     headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
     headers["content-security-policy"] = CONTENT_SECURITY_POLICY
     headers["cache-control"] = "no-store"
     try:
-        response: Response = error_page(request, 500, headers=headers)
-    except Exception:  # the error page itself must never raise
-        log.exception("error page failed to render")
-        response = PlainTextResponse(MESSAGES[500], status_code=500, headers=headers)
+        response: Response = error_page(request, 500, message=message, headers=headers)
+    except Exception as page_exc:  # the error page itself must never raise
+        log_unexpected(log, "error page failed to render", page_exc, correlationOf=cid)
+        response = PlainTextResponse(message, status_code=500, headers=headers)
     return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The 500 page for what escapes the identity middleware (Starlette's outermost
+    ServerErrorMiddleware calls this)."""
+    return server_error_response(request, exc)
 
 
 def exception_handlers() -> dict[type[Exception] | int, ExceptionHandler]:

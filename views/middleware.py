@@ -11,20 +11,31 @@ runs the endpoint in another task, and it can replay a form body it had to read.
   JSON only and so cannot be sent cross-site by a form) must not come from a foreign
   Origin, and, with a login session, must carry the session's token in the
   `X-CSRF-Token` header (htmx) or the `csrf_token` form field (plain forms).
+  To find that field the body of a plain form is stream-parsed only as far as the
+  field, keeping nothing but the raw chunks it must replay to the endpoint, and never
+  beyond the route's form limit (FORM_BODY_LIMIT; LARGE_FORMS for the upload routes):
+  a larger body is refused with a 413 page before more of it is read.
 - Every response gets the security headers; responses to a logged-in actor are not
   cached.
+- A bug (any exception but "the database is unreachable", which app.py answers with
+  503) is answered here with the 500 page and logged by views.errors without its
+  message; re-raised, the server would log the raw traceback with the message.
 """
 
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, QuerystringParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from resolvers import evidence, expert_io
 from resolvers.account import (
     SESSION_COOKIE,
     resolve_api_token,
@@ -32,6 +43,7 @@ from resolvers.account import (
     session_cookie_params,
 )
 from resolvers.actor import ANONYMOUS, Actor
+from resolvers.health import is_connection_error
 from resolvers.throttle import RateLimited
 
 CSRF_HEADER = "x-csrf-token"
@@ -40,8 +52,23 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_EXEMPT_PATHS = frozenset({"/graphql"})
 # Static files need no actor: skip the session lookup (a query per asset).
 ANONYMOUS_PREFIXES = ("/static/",)
-# A form body is buffered to read its CSRF field; larger bodies must use the header.
-MAX_FORM_BODY = 32 * 1024 * 1024
+# The most a plain form's body may hold when the middleware must read it for its CSRF
+# field (a logged-in POST without the header): text forms are far below 1 MB.
+FORM_BODY_LIMIT = 1024 * 1024
+# Room for the text fields of an upload form next to its files.
+FORM_OVERHEAD = 1024 * 1024
+# Complaint filing: MAX_FILES evidence files of MAX_FILE_BYTES (views/complaint.py).
+EVIDENCE_UPLOAD_LIMIT = evidence.MAX_FILES * evidence.MAX_FILE_BYTES + FORM_OVERHEAD
+# The routes whose forms carry files, by path (every multipart form of the templates;
+# tests/views/test_middleware.py checks that none is missing).
+LARGE_FORMS: dict[str, int] = {
+    "/complaints/new": EVIDENCE_UPLOAD_LIMIT,
+    "/institution/experts/import": expert_io.MAX_BYTES + FORM_OVERHEAD,
+}
+# What a CSRF field may hold (a token is 43 characters) and how long the part headers
+# of one multipart part may be before the body is not a browser's form.
+_CSRF_VALUE_MAX = 256
+_PART_HEADERS_MAX = 16 * 1024
 
 # htmx 4 writes an empty style attribute while swapping; the one hash allowed below is
 # SHA-256 of the empty string, so no actual inline style can ever apply.
@@ -107,31 +134,191 @@ def _is_form(headers: Headers) -> bool:
     return ctype in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes] | None:
-    """Read the whole request body; None when it exceeds `limit`."""
-    messages: list[Message] = []
-    body = b""
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, body
-        body += message.get("body", b"")
-        if len(body) > limit:
-            return None
-        if not message.get("more_body", False):
-            return messages, body
+def form_body_limit(path: str) -> int:
+    """The largest form body the route at `path` accepts."""
+    return LARGE_FORMS.get(path, FORM_BODY_LIMIT)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
+class _Unreadable(Exception):
+    """The body is not a form a browser sends (no boundary, broken framing)."""
 
-    async def replay() -> Message:
+
+class _FormTooLarge(Exception):
+    """The form body went past its route's limit while the endpoint was reading it."""
+
+
+class _CsrfFieldReader:
+    """Finds the `csrf_token` field in a form body fed chunk by chunk.
+
+    Only the field's own value is kept (at most _CSRF_VALUE_MAX bytes); file parts and
+    other fields are skipped as they stream by, so nothing is spooled or buffered here.
+    """
+
+    def __init__(self, headers: Headers) -> None:
+        self.token: str | None = None
+        self._name = bytearray()
+        self._value = bytearray()
+        self._wanted = False
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._header_bytes = 0
+        self._disposition = b""
+        ctype, params = parse_options_header(headers.get("content-type", ""))
+        self._parser: MultipartParser | QuerystringParser
+        if ctype == b"multipart/form-data":
+            boundary = params.get(b"boundary")
+            if not boundary:
+                raise _Unreadable()
+            self._parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": self._part_begin,
+                    "on_header_field": self._header_field,
+                    "on_header_value": self._header_value_data,
+                    "on_header_end": self._header_end,
+                    "on_headers_finished": self._headers_finished,
+                    "on_part_data": self._data,
+                    "on_part_end": self._part_end,
+                },
+            )
+        else:
+            self._parser = QuerystringParser(
+                {
+                    "on_field_start": self._field_start,
+                    "on_field_name": self._field_name,
+                    "on_field_data": self._data,
+                    "on_field_end": self._field_end,
+                }
+            )
+
+    def feed(self, chunk: bytes) -> str | None:
+        """Parse one more chunk; the token once its field is complete."""
+        try:
+            if chunk:
+                self._parser.write(chunk)
+        except FormParserError as exc:
+            raise _Unreadable() from exc
+        return self.token
+
+    def end(self) -> str | None:
+        """The body is complete (a urlencoded field ends only with the body)."""
+        try:
+            self._parser.finalize()
+        except FormParserError as exc:
+            raise _Unreadable() from exc
+        return self.token
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._wanted:
+            self._value += data[start:end]
+            if len(self._value) > _CSRF_VALUE_MAX:
+                self._wanted = False  # not a token: the check fails for lack of one
+
+    def _found(self, raw: str) -> None:
+        if self.token is None:
+            self.token = raw
+
+    # multipart/form-data
+    def _part_begin(self) -> None:
+        self._wanted = False
+        self._value = bytearray()
+        self._disposition = b""
+        self._header_bytes = 0
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._header_name += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._header_value += data[start:end]
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > _PART_HEADERS_MAX:
+            raise _Unreadable()
+
+    def _header_end(self) -> None:
+        if bytes(self._header_name).lower() == b"content-disposition":
+            self._disposition = bytes(self._header_value)
+        self._header_name, self._header_value = bytearray(), bytearray()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        self._wanted = options.get(b"name") == CSRF_FIELD.encode() and b"filename" not in options
+
+    def _part_end(self) -> None:
+        if self._wanted:
+            self._found(self._value.decode("utf-8", "replace"))
+        self._wanted = False
+
+    # application/x-www-form-urlencoded
+    def _field_start(self) -> None:
+        self._name, self._value, self._wanted = bytearray(), bytearray(), False
+
+    def _field_name(self, data: bytes, start: int, end: int) -> None:
+        room = len(CSRF_FIELD) * 3 + 1 - len(self._name)  # a %-encoded name, one more
+        self._name += data[start : start + max(0, min(room, end - start))]
+        self._wanted = unquote_plus(self._name.decode("latin-1")) == CSRF_FIELD
+
+    def _field_end(self) -> None:
+        if self._wanted:
+            self._found(unquote_plus(self._value.decode("latin-1")))
+        self._wanted = False
+
+
+async def _read_csrf_field(
+    receive: Receive, headers: Headers, limit: int
+) -> tuple[str | None, Receive] | None:
+    """Read the body only as far as its CSRF field; None when the body goes past `limit`
+    (declared or read) before that. Returns the field's value (None when it is absent
+    or the body is no form) and the receive the endpoint reads the whole body from:
+    the chunks read here, then the rest, still bounded by `limit`."""
+    length = headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        return None
+    read: list[Message] = []
+    seen = 0
+    try:
+        reader = _CsrfFieldReader(headers)
+        while True:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":
+                token = None
+                break
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return None
+            token = reader.feed(message.get("body", b""))
+            if token is not None:
+                break
+            if not message.get("more_body", False):
+                token = reader.end()
+                break
+    except _Unreadable:
+        token = None
+    return token, _bounded(read, receive, limit, seen)
+
+
+def _bounded(read: list[Message], receive: Receive, limit: int, seen: int) -> Receive:
+    """Replay `read`, then pass the rest of the body on, raising _FormTooLarge past
+    `limit` (a body sent without Content-Length)."""
+    pending = deque(read)
+    total = seen
+
+    async def bounded() -> Message:
+        nonlocal total
         if pending:
-            return pending.pop(0)
-        return await receive()
+            return pending.popleft()
+        message = await receive()
+        if message["type"] == "http.request":
+            total += len(message.get("body", b""))
+            if total > limit:
+                raise _FormTooLarge()
+        return message
 
-    return replay
+    return bounded
 
 
 class IdentityMiddleware:
@@ -144,6 +331,30 @@ class IdentityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking_send)
+        except _FormTooLarge:
+            if not started:
+                await self._respond(scope, receive, send, _too_large(scope))
+        except Exception as exc:
+            debug = bool(getattr(scope.get("app"), "debug", False))
+            # The database down is app.py's 503; debug mode shows Starlette's traceback.
+            if debug or is_connection_error(exc):
+                raise
+            from views.errors import server_error_response  # views.errors imports us
+
+            response = server_error_response(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state["actor"] = ANONYMOUS
         state["login_session"] = None
@@ -188,16 +399,11 @@ class IdentityMiddleware:
             if session is not None:
                 supplied = headers.get(CSRF_HEADER)
                 if supplied is None and _is_form(headers):
-                    read = await _read_body(receive, MAX_FORM_BODY)
-                    if read is None:
-                        await self._respond(scope, receive, send, _csrf_refused())
+                    found = await _read_csrf_field(receive, headers, form_body_limit(path))
+                    if found is None:
+                        await self._respond(scope, receive, send, _too_large(scope))
                         return
-                    messages, _ = read
-                    receive = _replay(messages, receive)
-                    form = await Request(scope, _replay(messages, _no_more_body)).form()
-                    field = form.get(CSRF_FIELD)
-                    supplied = field if isinstance(field, str) else None
-                    await form.close()
+                    supplied, receive = found
                 if supplied is None or not secrets.compare_digest(
                     supplied.encode(), session.csrf_token.encode()
                 ):
@@ -237,10 +443,6 @@ class IdentityMiddleware:
         return wrapped
 
 
-async def _no_more_body() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
 def _expired_cookie(scope: Scope) -> bytes:
     # Tell the browser to drop a cookie whose session is gone (expired or logged out).
     app = scope.get("app")
@@ -266,6 +468,13 @@ def _bad_token() -> Response:
         status_code=401,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
+
+
+def _too_large(scope: Scope) -> Response:
+    """413, the site's Chinese error page; nothing of the request was acted on."""
+    from views.errors import error_page  # views.errors imports this module
+
+    return error_page(Request(scope), 413, headers={"Connection": "close"})
 
 
 def _csrf_refused() -> Response:

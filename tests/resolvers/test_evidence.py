@@ -1,20 +1,24 @@
 """Evidence files (Art. 28 证据材料): type by content, size and count limits, safe
 names, storage outside the web root by SHA-256, access for handlers only (R16)."""
 
+import dataclasses
 import hashlib
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from models import AuditEvent, EvidenceFile
+import app as app_module
+from models import AuditEvent, Complaint, EvidenceFile
 from models.enums import Role, TargetType
 from resolvers import complaint as complaints
 from resolvers import evidence as svc
 from resolvers.actor import ANONYMOUS, Actor
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
-from tests import factories
+from tests import conftest, factories
 from tests.resolvers.test_complaint import against_expert, file_complaint, staff, user_actor
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -333,3 +337,187 @@ def test_storage_path_comes_from_the_hash_only(tmp_path: Path):
     assert svc.evidence_path(sha, tmp_path) == tmp_path / "evidence" / sha[:2] / sha
     with pytest.raises(ValueError):
         svc.evidence_path("../../etc/passwd", tmp_path)
+
+
+# --- a case and its files: all or nothing (issue 8 §3) --------------------------------
+
+
+async def _filing(tmp_path: Path, files: list[tuple[str, bytes]], **over: Any) -> Any:
+    expert = await factories.expert()
+    fields: dict[str, Any] = {
+        "kind": "complaint",
+        "target_type": TargetType.EXPERT,
+        "target_id": expert.id,
+        "facts": "评审会上该专家与申报人系同一单位同事却未申请回避。",
+        "clues": "可调取当日录音录像核实。",
+        "anonymous": True,
+        **over,
+    }
+    return await svc.submit_with_evidence(ANONYMOUS, files, var_dir=tmp_path, **fields)
+
+
+async def _nothing_filed(root: Path, audit_before: int) -> None:
+    assert await Complaint.all().count() == 0
+    await nothing_stored(root, audit_before)
+
+
+def _fail_on_call(number: int, original: Any, exc: BaseException) -> Any:
+    """`original`, except that its `number`-th call raises `exc`."""
+    calls = 0
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == number:
+            raise exc
+        return original(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_case_is_filed_with_its_files_in_one_go(tmp_path: Path):
+    complaint, password, rows = await _filing(tmp_path, [("现场.pdf", PDF), ("票据.png", PNG)])
+
+    assert [(r.complaint_id, r.filename) for r in rows] == [  # type: ignore[attr-defined]
+        (complaint.id, "现场.pdf"),
+        (complaint.id, "票据.png"),
+    ]
+    assert stored_files(tmp_path) == sorted(
+        svc.evidence_path(hashlib.sha256(d).hexdigest(), tmp_path) for d in (PDF, PNG)
+    )
+    events = await AuditEvent.all().order_by("id").values_list("action", "actor_user_id")
+    assert events == [
+        ("complaint.submit", None),
+        ("evidence.store", None),
+        ("evidence.store", None),
+    ]
+    assert await complaints.check_query_password(complaint, password)
+
+
+async def test_failed_file_write_leaves_no_case_no_rows_no_files(tmp_path: Path, monkeypatch):
+    """The second file cannot be written (disk full): the first one's temporary file
+    is removed and the case is never filed."""
+    audit_before = await AuditEvent.all().count()
+    failing = _fail_on_call(2, svc._write_temporary, OSError(28, "No space left on device"))
+    monkeypatch.setattr(svc, "_write_temporary", failing)
+
+    with pytest.raises(OSError, match="No space left"):
+        await _filing(tmp_path, [("a.pdf", PDF), ("b.png", PNG)])
+
+    await _nothing_filed(tmp_path, audit_before)
+
+
+async def test_failed_evidence_row_rolls_the_case_back_and_removes_the_files(
+    tmp_path: Path, monkeypatch
+):
+    audit_before = await AuditEvent.all().count()
+    failing = _fail_on_call(2, EvidenceFile.create, RuntimeError("row insert failed"))
+    monkeypatch.setattr(EvidenceFile, "create", failing)
+
+    with pytest.raises(RuntimeError, match="row insert failed"):
+        await _filing(tmp_path, [("a.pdf", PDF), ("b.png", PNG)])
+
+    await _nothing_filed(tmp_path, audit_before)
+
+
+async def test_failed_move_into_place_rolls_back_and_removes_the_placed_file(
+    tmp_path: Path, monkeypatch
+):
+    """The first file is already in place when the second rename fails: the rows roll
+    back and the placed file, which no row names, is removed."""
+    audit_before = await AuditEvent.all().count()
+    failing = _fail_on_call(2, svc._place, OSError(5, "Input/output error"))
+    monkeypatch.setattr(svc, "_place", failing)
+
+    with pytest.raises(OSError, match="Input/output error"):
+        await _filing(tmp_path, [("a.pdf", PDF), ("b.png", PNG)])
+
+    await _nothing_filed(tmp_path, audit_before)
+
+
+async def test_failed_filing_keeps_equal_content_another_case_stored(tmp_path: Path, monkeypatch):
+    inst, _, other, _ = await against_expert()
+    await svc.store_evidence(
+        await staff(inst), other.id, filename="a.pdf", data=PDF, var_dir=tmp_path
+    )
+    before = (await Complaint.all().count(), await AuditEvent.all().count())
+    failing = _fail_on_call(2, EvidenceFile.create, RuntimeError("row insert failed"))
+    monkeypatch.setattr(EvidenceFile, "create", failing)
+
+    with pytest.raises(RuntimeError):
+        await _filing(tmp_path, [("a.pdf", PDF), ("b.png", PNG)])
+
+    assert (await Complaint.all().count(), await AuditEvent.all().count()) == before
+    assert await EvidenceFile.all().values_list("complaint_id", flat=True) == [other.id]
+    assert stored_files(tmp_path) == [svc.evidence_path(hashlib.sha256(PDF).hexdigest(), tmp_path)]
+
+
+async def test_refused_file_in_a_filing_leaves_nothing(tmp_path: Path):
+    audit_before = await AuditEvent.all().count()
+
+    with pytest.raises(DomainError) as err:
+        await _filing(tmp_path, [("a.pdf", PDF), ("扫描件.pdf", ELF)])
+
+    assert err.value.code == ErrorCode.FILE_TYPE_NOT_ALLOWED
+    await _nothing_filed(tmp_path, audit_before)
+
+
+async def test_bad_case_fields_after_the_files_leave_no_files(tmp_path: Path):
+    """The files are staged before the case's fields are checked: a refused case
+    removes them again."""
+    audit_before = await AuditEvent.all().count()
+
+    with pytest.raises(DomainError) as err:
+        await _filing(tmp_path, [("a.pdf", PDF)], facts="   ")
+
+    assert (err.value.code, err.value.field) == (ErrorCode.REQUIRED, "facts")
+    await _nothing_filed(tmp_path, audit_before)
+
+
+async def test_failed_later_upload_leaves_no_row_no_file_no_event(tmp_path: Path, monkeypatch):
+    """store_evidence to an existing case: a failing row leaves the case as it was."""
+    _, _, c, password = await against_expert()
+    audit_before = await AuditEvent.all().count()
+    monkeypatch.setattr(
+        EvidenceFile, "create", _fail_on_call(1, EvidenceFile.create, RuntimeError("boom"))
+    )
+
+    with pytest.raises(RuntimeError):
+        await svc.store_evidence(
+            ANONYMOUS, c.id, filename="a.pdf", data=PDF, query_password=password, var_dir=tmp_path
+        )
+
+    await nothing_stored(tmp_path, audit_before)
+
+
+async def test_filing_form_failure_leaves_no_case_no_rows_no_files_over_http(
+    tmp_path: Path, monkeypatch
+):
+    """The public filing form (views/complaint.py) with two files, the second row
+    failing: the 500 page, and no case, row, file or audit event is left behind."""
+    expert = await factories.expert()
+    settings = dataclasses.replace(conftest.test_settings(), var_dir=tmp_path)
+    transport = httpx.ASGITransport(app=app_module.create_app(settings))
+    audit_before = await AuditEvent.all().count()
+    failing = _fail_on_call(2, EvidenceFile.create, RuntimeError("row insert failed"))
+    monkeypatch.setattr(EvidenceFile, "create", failing)
+    form = {
+        "kind": "complaint",
+        "targetType": "expert",
+        "targetId": str(expert.id),
+        "facts": "评审会上该专家与申报人系同一单位同事却未申请回避。",
+        "anonymous": "1",
+    }
+
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        response = await c.post(
+            "/complaints/new",
+            data=form,
+            files=[
+                ("file", ("现场.pdf", PDF, "application/pdf")),
+                ("file", ("票据.png", PNG, "image/png")),
+            ],
+        )
+
+    assert response.status_code == 500
+    await _nothing_filed(tmp_path, audit_before)
