@@ -8,7 +8,9 @@ every drawcore.DrawError becomes a DomainError with a stable ErrorCode.
 The database workflow (evaluation.commit_draw / execute_draw / decline_invitation)
 is expected to call, in order:
 
-1. ``inputs = build_inputs(...)`` from the frozen roster and exclusions;
+1. ``inputs = build_inputs(...)`` from the frozen roster and exclusions (or
+   ``normalize(row.inputs)`` for stored inputs): the canonical form is read-only and
+   every later step takes it without validating it again;
 2. ``secret, pool_hash, secret_hash = commit(inputs)``; store the secret encrypted,
    publish both hashes;
 3. ``result = execute(inputs, secret, entropy)`` once the supervisor enters entropy;
@@ -39,9 +41,11 @@ __all__ = [
     "Replacement",
     "build_inputs",
     "bundle",
+    "check_feasible",
     "commit",
     "draw",
     "execute",
+    "normalize",
     "pool_hash",
     "replace",
     "secret_hash",
@@ -90,6 +94,20 @@ _CODES: dict[str, ErrorCode] = {
 }
 
 
+# Value of a member or of its value, without an Enum call per roster expert (the
+# StrEnum members hash and compare as their values); anything else goes through the
+# Enum, which refuses it as before.
+_SEAT_VALUES: dict[Any, str] = {s.value: s.value for s in Seat}
+_REASON_VALUES: dict[Any, str] = {r.value: r.value for r in ExclusionReason}
+
+
+def _value(values: dict[Any, str], enum: type[StrEnum], member: Any) -> str:
+    try:
+        return values[member]
+    except (KeyError, TypeError):
+        return enum(member).value
+
+
 @contextmanager
 def _domain_errors() -> Iterator[None]:
     try:
@@ -126,16 +144,42 @@ def build_inputs(
         "host_unit_credit_code": host_unit_credit_code if self_evaluation else None,
         "external_share": {"numerator": numerator, "denominator": denominator},
         "eligible": [
-            {"number": c.number, "seat": Seat(c.seat).value, "unit_credit_code": c.unit_credit_code}
+            {
+                "number": c.number,
+                "seat": _value(_SEAT_VALUES, Seat, c.seat),
+                "unit_credit_code": c.unit_credit_code,
+            }
             for c in eligible
         ],
         "exclusions": [
-            {"number": x.number, "reason_code": ExclusionReason(x.reason).value, "detail": x.detail}
+            {
+                "number": x.number,
+                "reason_code": _value(_REASON_VALUES, ExclusionReason, x.reason),
+                "detail": x.detail,
+            }
             for x in exclusions
         ],
     }
     with _domain_errors():
         return drawcore.normalize_inputs(raw)
+
+
+def normalize(inputs: Mapping[str, Any]) -> DrawInputs:
+    """The canonical, read-only form of stored inputs (e.g. Draw.inputs read back).
+
+    Normalise once and pass the result on: commit, execute, replace and bundle take
+    it as is (no second validation of a 5,000-expert pool) and reuse its pool_hash.
+    `build_inputs` already returns this form.
+    """
+    with _domain_errors():
+        return drawcore.normalize_inputs(inputs)
+
+
+def check_feasible(inputs: Mapping[str, Any]) -> None:
+    """Raise the DomainError `execute` would raise for a pool that cannot give a panel
+    (too few eligible, no presiding seat, R12 external share), whatever the seed."""
+    with _domain_errors():
+        drawcore.check_feasible(inputs)
 
 
 def pool_hash(inputs: Mapping[str, Any]) -> str:
