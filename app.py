@@ -168,7 +168,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with RegisterTortoise(
             app, config=tortoise_config(settings.database_url), _enable_global_fallback=True
         ):
-            yield
+            try:
+                yield
+            finally:
+                # Background jobs of this process stop with it, stored as interrupted.
+                from resolvers import jobs
+
+                await jobs.drain(cancel=True)
 
     app = Starlette(
         debug=settings.debug,

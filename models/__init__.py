@@ -2,6 +2,7 @@
 
 from models.account import (
     ApiToken,
+    BackgroundJob,
     IdempotencyKey,
     LoginSession,
     Notification,
@@ -50,6 +51,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Authority",
+    "BackgroundJob",
     "Certificate",
     "Committee",
     "CommitteeSeat",

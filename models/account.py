@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.base import Timestamped, Versioned
-from models.enums import Role
+from models.enums import JobKind, JobStatus, Role
 
 
 class User(Versioned):
@@ -151,3 +151,34 @@ class Notification(Model):
 
     class Meta:
         table = "notification"
+
+
+class BackgroundJob(Model):
+    """A long operation running in one app process, with its progress and result kept
+    here so that any process can show them (issue 9 item 5, issue 12 item 1).
+
+    `heartbeat_at` is renewed while the process works; a running job whose heartbeat
+    stopped (the process died) is reported as interrupted. The id is unguessable and
+    only the user who started the job may read it (resolvers/jobs.py).
+    """
+
+    id = fields.CharField(max_length=32, primary_key=True)
+    kind = fields.CharEnumField(JobKind, max_length=30)
+    status = fields.CharEnumField(JobStatus, max_length=20, default=JobStatus.RUNNING)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="jobs", null=True, on_delete=fields.CASCADE
+    )
+    scope = fields.CharField(max_length=100, default="")
+    phase = fields.CharField(max_length=100, default="")
+    done = fields.IntField(default=0)
+    total = fields.IntField(default=0)
+    result: Any = fields.JSONField(null=True)
+    error_code = fields.CharField(max_length=50, default="")
+    error_message = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    heartbeat_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "background_job"
+        indexes = (("user_id", "kind", "created_at"),)

@@ -289,3 +289,17 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     APPLICANT = "applicant"
     PARTNER = "partner"
+
+
+class JobKind(StrEnum):
+    """Long operations run in the background with progress (issue 9 item 5)."""
+
+    AUDIT_VERIFY = "audit_verify"
+    EXPERT_IMPORT = "expert_import"
+    POOL_STATISTICS = "pool_statistics"
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

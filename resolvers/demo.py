@@ -19,7 +19,10 @@ enforce, so the demo behaves like production data:
   applicant, complaint and user has its audit event ("demo.load") in the chain.
 
 Past sessions carry no Draw row: a draw is a commit–reveal record that only the
-evaluation service can produce verifiably, so the demo does not fake one.
+evaluation service can produce verifiably, so the demo does not fake one. Instead, a
+demo of the real today adds one live session run through the services themselves
+(`_run_live_session`: draw, a staff decline, votes, finalisation, certificates), so
+the demo holds a verifiable draw and issued e-certificates (R10, R18).
 
 Generation is a pure function of (seed, experts, today) (`build_plan`); the load is
 one transaction, so a failed load leaves nothing behind.
@@ -83,6 +86,7 @@ from models.enums import (
     InvitationCategory,
     Level,
     NonAcceptanceReason,
+    PanelStatus,
     PlanStatus,
     RecordingKind,
     RetirementCategory,
@@ -161,10 +165,37 @@ class Plan:
     in `rows[kind]`; the writer turns it into `field_id` once that kind is inserted."""
 
     rows: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    live: "LiveSession | None" = None
 
     def add(self, kind: str, row: Row) -> int:
         self.rows[kind].append(row)
         return len(self.rows[kind]) - 1
+
+
+@dataclass(frozen=True)
+class LiveApplicant:
+    """An applicant of the live session; `passes` fixes how the panel votes."""
+
+    name: str
+    id_number: str
+    unit: int  # index into rows["unit"]
+    passes: bool
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """Today's sitting of a committee of inst1's institution, run at load time through
+    the evaluation and certificate services (draw, a decline, votes, finalisation,
+    certificates), so the demo holds a verifiable draw and issued e-certificates (R10,
+    R14, R15, R18). Indexes point into the plan's rows."""
+
+    committee: int
+    roster: tuple[int, ...]  # expert indexes of the committee's seats
+    panel_size: int
+    applicants: tuple[LiveApplicant, ...]
+    entropy: str
+    recording_sha256: str
+    recording_size: int
 
 
 @dataclass
@@ -905,6 +936,64 @@ class _Builder:
             },
         )
 
+    # -- the live session (run through the services at load time) -------------------------
+
+    def build_live_session(self) -> None:
+        """Pick the committee of inst1's institution whose roster has the most experts
+        able to sit today (signed the agreement, R4/R9 checked when seated), and invent
+        its applicants from units none of those experts works for (no R11 recusal)."""
+        filed = [i for i, s in enumerate(self.institution_status) if s == FilingStatus.FILED]
+        if not filed:
+            return
+        info = {e.index: e for e in self.experts}
+        best: tuple[int, int] | None = None
+        for c, seats in sorted(self.seats_by_committee.items()):
+            if data.COMMITTEES[c].institution != filed[0]:
+                continue
+            if self.plan.rows["committee"][c]["status"] != FilingStatus.FILED:
+                continue
+            if self.plan.rows["committee"][c]["self_evaluation"]:
+                continue  # R12's external share would need a host unit: keep it simple
+            ready = [seat for e, seat in seats if info[e].signed]
+            if len(ready) < 3 or all(seat == Seat.MEMBER for seat in ready):
+                continue
+            if best is None or len(ready) > best[1]:
+                best = (c, len(ready))
+        if best is None:
+            return
+        committee, able = best
+        spec = data.COMMITTEES[committee]
+        roster = tuple(e for e, _ in self.seats_by_committee[committee])
+        # Leave at least one eligible expert beyond the panel, so a decline is replaced.
+        panel_size = min(7, able - 1 if able > 3 else able)
+        panel_size -= 1 - panel_size % 2
+        taken = {info[e].unit for e in roster}
+        units = [u for s in spec.sectors for u in self.units_for_sector[s] if u not in taken]
+        if not units:
+            return
+        rng = self.rng
+        applicants: list[LiveApplicant] = []
+        for n in range(6):
+            gender = Gender.MALE if rng.random() < 0.5 else Gender.FEMALE
+            birth = self.day_between(dt.date(1978, 1, 1), dt.date(1992, 12, 31))
+            applicants.append(
+                LiveApplicant(
+                    name=self.person_name(gender),
+                    id_number=self.id_number(birth, gender),
+                    unit=rng.choice(units),
+                    passes=n % 3 != 2,  # four pass, two do not
+                )
+            )
+        self.plan.live = LiveSession(
+            committee=committee,
+            roster=roster,
+            panel_size=panel_size,
+            applicants=tuple(applicants),
+            entropy="-".join(str(rng.randint(1, 6)) for _ in range(6)),
+            recording_sha256=hashlib.sha256(f"demo-live-{rng.random()}".encode()).hexdigest(),
+            recording_size=rng.randint(2_000_000_000, 9_000_000_000),
+        )
+
     # -- complaints (Art. 28) -------------------------------------------------------------
 
     def build_complaints(self, count: int = 30) -> None:
@@ -1157,6 +1246,7 @@ def build_plan(seed: int, experts: int, today: dt.date) -> Plan:
     builder.build_sessions()
     builder.build_complaints()
     builder.build_users()
+    builder.build_live_session()  # last: it draws from the generator after everything else
     return builder.plan
 
 
@@ -1341,6 +1431,110 @@ async def _publish_plans(today: dt.date) -> int:
     return len(created)
 
 
+async def _run_live_session(live: LiveSession, writer: _Writer, today: dt.date) -> int:
+    """Run the live session through the real services, as the demo logins would do it
+    in the browser: inst1 plans it, adds applicants, records training and commits the
+    draw; the bureau assigns supervisor1, who enters the public entropy; inst1 declines
+    one drawn expert on the expert's behalf (replaced by the draw's rule), records
+    attendance, paper ballots and the recording, and finalises; the bureau records the
+    passed applicants, which issues their e-certificates and result notices.
+
+    Every step writes its own audit events, so the chain stays valid (R20) and the draw
+    bundle verifies (R10). The draw's secret and the certificate codes come from
+    `secrets`: they differ per load by design; who passes does not. Returns the number
+    of certificates and notices issued.
+    """
+    from resolvers import account, certificate, evaluation
+
+    users = {
+        u.username: u for u in await User.filter(username__in=["inst1", "bureau", "supervisor1"])
+    }
+    if len(users) != 3:
+        return 0
+    staff = await account.load_actor(users["inst1"])
+    bureau = await account.load_actor(users["bureau"])
+    supervisor = await account.load_actor(users["supervisor1"])
+    expert_ids = writer.ids["expert"]
+    unit_ids = writer.ids["unit"]
+    committee_id = writer.ids["committee"][live.committee]
+    committee = await Committee.get(id=committee_id)
+    institution = await Institution.get(id=committee.institution_id)  # type: ignore[attr-defined]
+    starts_at = _at(today, 9)
+    session = await evaluation.create_evaluation_session(
+        staff,
+        committee_id,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(hours=3),
+        place=institution.office_address + " 评审会议室",
+        panel_size=live.panel_size,
+        backup_count=2,
+    )
+    await evaluation.add_session_applicants(
+        staff,
+        session.id,
+        applicants=[
+            {
+                "name": a.name,
+                "id_number": a.id_number,
+                "unit_id": unit_ids[a.unit],
+                "series": committee.series,
+                "specialty": committee.specialty,
+                "level": committee.level,
+            }
+            for a in live.applicants
+        ],
+    )
+    await evaluation.record_session_training(
+        staff,
+        session.id,
+        expert_ids=[expert_ids[e] for e in live.roster],
+        trained_on=today,
+        topic=f"{today.year}年度评前培训:评审纪律、回避规定与保密要求",
+    )
+    await evaluation.assign_supervisor(bureau, session.id, users["supervisor1"].id)
+    await evaluation.commit_draw(staff, session.id)
+    draw = await evaluation.execute_draw(supervisor, session.id, entropy=live.entropy)
+    panel = await evaluation.session_panel(staff, session.id)
+    if draw.result["backups"]:
+        # Declined on the expert's behalf: the last-ranked member phoned in (R10 step 4).
+        leaving = max((m for m in panel if not m.is_backup), key=lambda m: m.rank)
+        await evaluation.decline_invitation(
+            staff, leaving.id, reason="本人来电告知因出差无法参加,由工作人员代为谢绝"
+        )
+        panel = await evaluation.session_panel(staff, session.id)
+    seated = sorted(
+        (m for m in panel if not m.is_backup and m.status != PanelStatus.DECLINED),
+        key=lambda m: m.rank,
+    )
+    present = sorted(m.expert.id for m in seated)
+    presiding = next(m for m in seated if m.seat in (Seat.CHAIR, Seat.VICE_CHAIR))
+    await evaluation.record_attendance(
+        staff, session.id, present_expert_ids=present, presiding_expert_id=presiding.expert.id
+    )
+    applicants = await evaluation.list_session_applicants(staff, session.id)
+    needed = math.ceil(2 * len(present) / 3)  # R14: 2/3 of the present experts in favour
+    for spec, applicant in zip(live.applicants, applicants, strict=True):
+        in_favour = len(present) if spec.passes else needed - 1
+        votes = {
+            expert: VoteChoice.FOR
+            if i < in_favour
+            else (VoteChoice.AGAINST if i % 2 else VoteChoice.ABSTAIN)
+            for i, expert in enumerate(present)
+        }
+        await evaluation.record_paper_ballots(staff, session.id, applicant.id, votes=votes)
+    await evaluation.attach_recording(
+        staff,
+        session.id,
+        kind=RecordingKind.VIDEO,
+        uri=f"recordings/{today.year}/{today:%m%d}-{committee_id:02d}-全程录像.mp4",
+        size_bytes=live.recording_size,
+        sha256=live.recording_sha256,
+    )
+    await evaluation.finalise_session(staff, session.id)
+    issued = await certificate.record_passed_applicants(bureau, session.id)
+    return len(issued)
+
+
 async def load_demo(
     *, seed: int = DEFAULT_SEED, experts: int = 2000, today: dt.date | None = None
 ) -> DemoResult:
@@ -1348,10 +1542,16 @@ async def load_demo(
 
     Side effects (only when loading): every row of the plan, one AgreementText "v1",
     one audit event "demo.load" per created authority, unit, institution, committee,
-    expert, session, applicant, complaint and user — all in one transaction.
+    expert, session, applicant, complaint and user; then, for a demo of the real today
+    (`today` not given), the live session run through the services with their own
+    audit events (`_run_live_session`) — all in one transaction.
+
+    A demo pinned to another `today` has no live session: the services judge terms,
+    R2 and dates on the real clock, which the pinned data need not satisfy.
     """
     if await Institution.exists():
         return DemoResult(False, "", await demo_logins())
+    live = today is None
     today = today or beijing_today()
     plan = build_plan(seed, experts, today)
     # argon2 is slow and must not run inside the transaction (STACK-NOTES): hash once.
@@ -1365,8 +1565,14 @@ async def load_demo(
             content=data.AGREEMENT_TEXT,
             content_hash=hashlib.sha256(data.AGREEMENT_TEXT.encode()).hexdigest(),
         )
-        counts = await _Writer(plan, password_hash, agreement).write()
+        writer = _Writer(plan, password_hash, agreement)
+        counts = await writer.write()
         counts["plan"] = await _publish_plans(today)
+        counts["certificate"] = 0
+        if live and plan.live is not None:
+            counts["certificate"] = await _run_live_session(plan.live, writer, today)
+            counts["session"] += 1
+            counts["applicant"] += len(plan.live.applicants)
     in_pool = sum(1 for r in plan.rows["expert"] if r["status"] == ExpertStatus.IN_POOL)
     summary = (
         f"{counts['authority']}个推荐单位、{counts['unit']}个用人单位、"
@@ -1375,4 +1581,6 @@ async def load_demo(
         f"{counts['session']}场评审会议、{counts['applicant']}名申报人、"
         f"{counts['complaint']}件复查申请/投诉/举报、{counts['user']}个演示账号"
     )
+    if counts["certificate"]:
+        summary += f"、{counts['certificate']}份电子证书和结果通知书"
     return DemoResult(True, summary, await demo_logins(), counts)

@@ -775,7 +775,7 @@ async def _new_commitment(actor: Actor, session: EvaluationSession) -> Draw:
     inputs = await _freeze_pool(session)
     # Feasibility (enough eligible, a presiding seat, R12) does not depend on the seed:
     # refuse now rather than after the commitment is published.
-    draws.draw(inputs, bytes(32))
+    draws.check_feasible(inputs)
     secret, pool_digest, secret_digest = draws.commit(inputs)
     row = await Draw.create(
         session_id=session.id,
@@ -853,6 +853,7 @@ def _stored_result(row: Draw) -> DrawResult:
 def _settle(result: DrawResult, inputs: DrawInputs, busy: Mapping[str, int]) -> DrawResult:
     """Replace, by drawcore's decline rule, anyone on the panel who is already seated on
     an overlapping session (a draw that ran after this pool was frozen)."""
+    inputs = draws.normalize(inputs)  # once, not once per replacement
     while clash := [n for n in result.current_panel if n in busy]:
         reason = f"{BUSY_REASON}（评审会议#{busy[clash[0]]}）"
         result = draws.replace(result, clash[0], inputs, reason=reason)
@@ -945,8 +946,9 @@ async def execute_draw(actor: Actor, session_id: int, *, entropy: str) -> Draw:
                 "sessionId",
             )
         secret = bytes.fromhex(decrypt(row.secret_enc))
-        result = draws.execute(row.inputs, secret, entropy)
-        result = _settle(result, row.inputs, await _busy(session))
+        inputs = draws.normalize(row.inputs)  # validated once for execute and _settle
+        result = draws.execute(inputs, secret, entropy)
+        result = _settle(result, inputs, await _busy(session))
         values = {
             "status": DrawStatus.EXECUTED,
             "entropy": entropy,
@@ -1014,9 +1016,15 @@ async def decline_invitation(actor: Actor, panel_member_id: int, *, reason: str)
     """A drawn expert declines (with a reason) and is replaced by the next eligible rank
     through the same seed sequence (R10 step 4).
 
+    Who: the drawn expert, or the session's institution staff on the expert's behalf
+    (the expert phoned or wrote in; Art. 25 invitations are the institution's work).
+    Staff need SESSION_MANAGE on the session and must not be conflicted (R11);
+    supervisors and the bureau see the panel but do not decline (PermissionDenied).
+
     Side effects: the member → declined; the replacement (a backup promoted, or a new
     PanelMember) with `replaces`; the replacement recorded in Draw.result (and so in the
-    bundle); session version +1; audit "panel_member.decline".
+    bundle); session version +1; audit "panel_member.decline" by the acting user, with
+    `on_behalf` true when staff declined for the expert.
     """
     supervised = await _supervised(actor)
     member = (
@@ -1028,9 +1036,13 @@ async def decline_invitation(actor: Actor, panel_member_id: int, *, reason: str)
     )
     if member is None:
         raise NotFound("邀请不存在")
-    if member.expert_id not in _own_experts(actor):  # type: ignore[attr-defined]
-        raise PermissionDenied("只能由被抽中的专家本人谢绝")
     session: EvaluationSession = member.session
+    on_behalf = member.expert_id not in _own_experts(actor)  # type: ignore[attr-defined]
+    if on_behalf:
+        if not actor.has(Role.INSTITUTION) and not actor.is_system:
+            raise PermissionDenied("只能由被抽中的专家本人或评审机构工作人员谢绝")
+        require(actor, Perm.SESSION_MANAGE, session)
+        await _operable(actor, session)
     _open(session)
     reason = _text(reason, "reason", max_length=TEXT_MAX)
     if member.is_backup:
@@ -1057,6 +1069,8 @@ async def decline_invitation(actor: Actor, panel_member_id: int, *, reason: str)
             before={"status": member.status},
             after={
                 "status": PanelStatus.DECLINED,
+                "reason": reason,
+                "on_behalf": on_behalf,
                 "replacements": _result_json(result)["replacements"][len(before.replacements) :],
                 "members": [m.id for m in touched],
             },

@@ -22,7 +22,7 @@ import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -87,6 +87,7 @@ from resolvers.eligibility import (
 )
 from resolvers.errors import DomainError, ErrorCode, NotFound, PermissionDenied, Unauthenticated
 from resolvers.institution import NATIONAL_SERIES, effective_status
+from resolvers.jobs import Progress
 from resolvers.lifecycle import check_transition
 from resolvers.personal import (
     birth_date_from_id,
@@ -1787,6 +1788,10 @@ class PoolStatistics:
     non_public_percent: float | None = None
 
 
+_STATISTICS_QUERIES = 8  # the counts pool_statistics makes, for its progress
+_T = TypeVar("_T")
+
+
 def _share(part: int, total: int) -> float | None:
     return None if total == 0 else round(part * 100 / total, 1)
 
@@ -1803,11 +1808,16 @@ async def _grouped(qs: QuerySet[Any], key: str) -> dict[str, int]:
 
 
 async def pool_statistics(
-    actor: Actor, today: dt.date | None = None, *, committee_id: int | None = None
+    actor: Actor,
+    today: dt.date | None = None,
+    *,
+    committee_id: int | None = None,
+    progress: Progress | None = None,
 ) -> PoolStatistics:
     """Counts by series, specialty, level and unit type, the share under 45 pool-wide
     and per committee (warning under the configured floor, R13), and the share from
-    non-public units (Art. 14). Every count is one SQL GROUP BY.
+    non-public units (Art. 14). Every count is one SQL GROUP BY; `progress` (a
+    background job's, see expert_io.start_pool_statistics) hears of each.
 
     The bureau sees the whole pool; institution staff their institution's experts.
     """
@@ -1826,21 +1836,34 @@ async def pool_statistics(
         )
     # Under 45 on `today` (周岁) exactly when born after the day 45 years earlier.
     cutoff = _years_before(today, YOUTH_AGE)
-    total = await experts.count()
-    young = await experts.filter(birth_date__gt=cutoff).count()
-    by_unit_type = await _grouped(experts, "unit__unit_type")
+    counted = 0
+
+    async def count(query: Awaitable[_T]) -> _T:
+        nonlocal counted
+        value = await query
+        counted += 1
+        if progress is not None:
+            progress.step("统计中", counted, _STATISTICS_QUERIES)
+        return value
+
+    total = await count(experts.count())
+    young = await count(experts.filter(birth_date__gt=cutoff).count())
+    by_unit_type = await count(_grouped(experts, "unit__unit_type"))
     non_public = by_unit_type.get(UnitType.NON_PUBLIC.value, 0)
     seats = CommitteeSeat.filter(expert_id__in=Subquery(experts.values("id")))
     if committee_id is not None:
         seats = seats.filter(committee_id=committee_id)
-    per_total = await _grouped(seats, "committee_id")
-    per_young = await _grouped(seats.filter(expert__birth_date__gt=cutoff), "committee_id")
+    per_total = await count(_grouped(seats, "committee_id"))
+    per_young = await count(_grouped(seats.filter(expert__birth_date__gt=cutoff), "committee_id"))
+    by_series = await count(_grouped(experts, "series"))
+    by_specialty = await count(_grouped(experts, "specialty"))
+    by_level = await count(_grouped(experts, "title_level"))
     return PoolStatistics(
         today=today,
         total=total,
-        by_series=await _grouped(experts, "series"),
-        by_specialty=await _grouped(experts, "specialty"),
-        by_level=await _grouped(experts, "title_level"),
+        by_series=by_series,
+        by_specialty=by_specialty,
+        by_level=by_level,
         by_unit_type=by_unit_type,
         youth=_youth(total, young),
         youth_by_committee={
@@ -1849,3 +1872,36 @@ async def pool_statistics(
         non_public=non_public,
         non_public_percent=_share(non_public, total),
     )
+
+
+# --- agreement versions for the bureau's page (issue 9, R19) ---------------------------
+
+
+@dataclass(frozen=True)
+class AgreementVersion:
+    """One published version of the confidentiality agreement (Art. 9(四), 25, R19):
+    `current` is the newest, the one the draw requires; `signed` counts the experts
+    whose signature holds this version's content hash."""
+
+    text: AgreementText
+    current: bool
+    signed: int
+
+
+async def list_agreement_versions(actor: Actor) -> list[AgreementVersion]:
+    """Every published version, newest first, with its signature count: the bureau
+    (Perm.EXPERT_APPROVE, as for publishing). Two queries whatever the number of
+    versions."""
+    require(actor, Perm.EXPERT_APPROVE)
+    texts = await AgreementText.all().order_by("-created_at", "-id")
+    rows = (
+        await AgreementSignature.filter(agreement_id__in=[t.id for t in texts])
+        .annotate(n=Count("id"))
+        .group_by("agreement_id", "content_hash")
+        .values_list("agreement_id", "content_hash", "n")
+    )
+    signed = {(int(a), str(h)): int(n) for a, h, n in rows}  # type: ignore[misc]
+    return [
+        AgreementVersion(text=t, current=i == 0, signed=signed.get((t.id, t.content_hash), 0))
+        for i, t in enumerate(texts)
+    ]

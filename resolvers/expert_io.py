@@ -25,26 +25,39 @@ Every row is checked the way `expert.recommend_expert` checks one candidate (ID
 number, gender against the category, R3 responsible authority, R4 eligibility), plus
 duplicates within the file and against the database. The report lists every failed
 row with all its reasons. Mode ``all_or_nothing`` imports nothing when any row fails;
-``good_rows`` imports exactly the good rows. Either way the import is one
-transaction: nothing is ever half-imported.
+``good_rows`` imports exactly the good rows. Every row is checked before anything is
+written. On PostgreSQL the writing is one transaction: nothing is ever half-imported.
+On SQLite (one connection for the whole app) it is 50 rows to a transaction, so that
+other users are served while a large file is written; a clash with a concurrent entry
+or a crash there keeps the rows already written (each a complete, audited
+application), and the report says how many.
 
 Export (`export_roster`): a committee's roster, personal data masked unless the actor
 may see that expert's full data (EXPERT_VIEW_PII); revealing full values writes one
 audit event for the export.
 """
 
+import asyncio
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from openpyxl import Workbook, load_workbook
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import Expert, Unit
-from models.enums import LEVEL_LABELS, EntryRoute, ExpertStatus, Level, RetirementCategory
+from models.enums import (
+    LEVEL_LABELS,
+    EntryRoute,
+    ExpertStatus,
+    JobKind,
+    Level,
+    RetirementCategory,
+)
 from resolvers import audit
 from resolvers.actor import Actor
 from resolvers.common import beijing_today
@@ -52,13 +65,17 @@ from resolvers.errors import DomainError, ErrorCode, PermissionDenied, Unauthent
 from resolvers.expert import (
     UNIT_TYPE_LABELS,
     PersonInput,
+    PoolStatistics,
+    YouthShare,
     check_entry,
     collecting_institution,
     create_candidate,
+    pool_statistics,
     recommender_error,
     validate_person,
 )
 from resolvers.institution import list_committee_seats
+from resolvers.jobs import Job, Progress, get_job, latest_job, start_job
 from resolvers.personal import (
     decrypt,
     keyed_hash,
@@ -207,7 +224,9 @@ def _error(exc: DomainError) -> RowError:
 async def _check_rows(rows: list[_Row], today: dt.date) -> None:
     """Fill `errors` of each row; all database lookups are batched."""
     codes: dict[int, str] = {}
-    for row in rows:
+    for i, row in enumerate(rows):
+        if i % 200 == 199:
+            await asyncio.sleep(0)  # CPU work: let other requests run in between
         try:
             row.person = validate_person(row.raw)
         except DomainError as exc:
@@ -232,7 +251,9 @@ async def _check_rows(rows: list[_Row], today: dt.date) -> None:
         .values_list("id_number_hash", flat=True)
     )
     first_row: dict[str, int] = {}
-    for row in rows:
+    for i, row in enumerate(rows):
+        if i % 200 == 199:
+            await asyncio.sleep(0)
         if row.number in codes:
             unit = units.get(codes[row.number])
             if unit is None:
@@ -284,7 +305,12 @@ def _failure(row: _Row) -> RowFailure:
 
 
 async def import_candidates(
-    actor: Actor, institution_id: int, xlsx_bytes: bytes, *, mode: ImportMode
+    actor: Actor,
+    institution_id: int,
+    xlsx_bytes: bytes,
+    *,
+    mode: ImportMode,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import a candidate list into the institution's review queue (see module doc).
 
@@ -300,50 +326,192 @@ async def import_candidates(
     today = beijing_today()
     inst = await collecting_institution(actor, institution_id)
     require(actor, Perm.EXPERT_REVIEW, inst)
-    rows = _read(xlsx_bytes)
+    progress = progress or Progress()
+    progress.step("读取文件")
+    # Parsing a workbook is CPU work: in a thread, so the event loop keeps serving.
+    rows = await asyncio.to_thread(_read, xlsx_bytes)
     if not rows:
         raise DomainError(ErrorCode.REQUIRED, "文件中没有候选人数据", "file")
+    progress.step("检查数据", 0, len(rows))
     await _check_rows(rows, today)
     failures = [_failure(r) for r in rows if r.errors]
     good = [r for r in rows if not r.errors]
+    progress.step("检查数据", len(rows), len(rows))
     if (failures and mode == "all_or_nothing") or not good:
         return ImportReport(mode, len(rows), 0, failures)
     ids: list[int] = []
+    chunks = _write_chunks(good)
     try:
-        async with in_transaction():
-            for row in good:
-                assert row.person is not None and row.unit is not None  # noqa: S101 -- checked
-                expert, _ = await create_candidate(
-                    actor,
-                    row.person,
-                    row.unit,
-                    institution_id=inst.id,
-                    committee_id=None,
-                    route=EntryRoute.RECOMMENDATION,
-                    authority_id=row.unit.authority_id,  # type: ignore[attr-defined]
-                    invitation_category=None,
-                    exception_reason=row.exception_reason,
-                    exception_approved=False,
-                    today=today,
-                )
-                ids.append(expert.id)
-            await audit.record(
-                actor,
-                "expert.import",
-                inst,
-                after={
-                    "mode": mode,
-                    "rows": len(rows),
-                    "imported": len(ids),
-                    "failed": len(failures),
-                },
-            )
+        for chunk in chunks:
+            written: list[int] = []  # counted once its transaction has committed
+            async with in_transaction():
+                for row in chunk:
+                    progress.step("写入数据", len(ids) + len(written), len(good))
+                    written.append(await _create(actor, inst.id, row, today))
+                if len(ids) + len(written) == len(good):
+                    await _record_import(actor, inst, mode, len(rows), len(good), len(failures))
+            ids.extend(written)
+            await asyncio.sleep(0)  # requests waiting for the database go first
     except IntegrityError:
-        # Someone entered one of these people while we checked: nothing was written.
+        if not ids:
+            # Someone entered one of these people while we checked: nothing was written.
+            raise DomainError(
+                ErrorCode.DUPLICATE,
+                "导入期间有候选人已被他人录入,未导入任何数据,请重新导入",
+                "file",
+            ) from None
+        # SQLite writes in chunks: the chunks before the clash stay, and say so.
+        await _record_import(actor, inst, mode, len(rows), len(ids), len(failures))
         raise DomainError(
-            ErrorCode.DUPLICATE, "导入期间有候选人已被他人录入,未导入任何数据,请重新导入", "file"
+            ErrorCode.DUPLICATE,
+            f"导入期间有候选人已被他人录入:前 {len(ids)} 行已导入并进入审核队列,其余未导入;"
+            "请选择“只导入无误的行”重新导入同一文件,已导入的行会被识别为重复",
+            "file",
         ) from None
+    progress.step("完成", len(ids), len(good))
     return ImportReport(mode, len(rows), len(ids), failures, ids)
+
+
+SQLITE_CHUNK = 50
+
+
+def _write_chunks(good: list[_Row]) -> list[list[_Row]]:
+    """One transaction on PostgreSQL (other connections are not blocked by it). SQLite
+    has one connection behind a lock, so a 5,000-row transaction would stop every other
+    request for half a minute: there the rows are written 50 to a transaction."""
+    if connections.get("default").capabilities.dialect != "sqlite":
+        return [good]
+    return [good[i : i + SQLITE_CHUNK] for i in range(0, len(good), SQLITE_CHUNK)]
+
+
+async def _create(actor: Actor, institution_id: int, row: _Row, today: dt.date) -> int:
+    assert row.person is not None and row.unit is not None  # noqa: S101 -- checked
+    expert, _ = await create_candidate(
+        actor,
+        row.person,
+        row.unit,
+        institution_id=institution_id,
+        committee_id=None,
+        route=EntryRoute.RECOMMENDATION,
+        authority_id=row.unit.authority_id,  # type: ignore[attr-defined]
+        invitation_category=None,
+        exception_reason=row.exception_reason,
+        exception_approved=False,
+        today=today,
+    )
+    return int(expert.id)
+
+
+async def _record_import(
+    actor: Actor, inst: Any, mode: ImportMode, rows: int, imported: int, failed: int
+) -> None:
+    await audit.record(
+        actor,
+        "expert.import",
+        inst,
+        after={"mode": mode, "rows": rows, "imported": imported, "failed": failed},
+    )
+
+
+# --- as background jobs, with progress (issue 9 item 5) -----------------------------
+
+
+async def start_import(
+    actor: Actor, institution_id: int, xlsx_bytes: bytes, *, mode: ImportMode
+) -> Job:
+    """Run `import_candidates` as a background job and return the job at once.
+
+    The permission, the mode and the file size are checked here, before any job
+    exists; what the rows contain is reported by the job. One import at a time per
+    user and institution (JOB_RUNNING). Side effects: a background_job row; the
+    import's own rows and audit event when it succeeds.
+    """
+    if mode not in ("all_or_nothing", "good_rows"):
+        raise DomainError(ErrorCode.INVALID, "导入方式无效", "mode")
+    inst = await collecting_institution(actor, institution_id)
+    require(actor, Perm.EXPERT_REVIEW, inst)
+    if not xlsx_bytes:
+        raise DomainError(ErrorCode.REQUIRED, "请选择要导入的 Excel 文件(.xlsx)", "file")
+    if len(xlsx_bytes) > MAX_BYTES:
+        raise DomainError(ErrorCode.TOO_LONG, f"文件不能超过{MAX_BYTES // 1024 // 1024}MB", "file")
+
+    async def work(progress: Progress) -> dict[str, Any]:
+        report = await import_candidates(actor, inst.id, xlsx_bytes, mode=mode, progress=progress)
+        return asdict(report)
+
+    return await start_job(
+        actor, JobKind.EXPERT_IMPORT, work, scope=f"institution:{inst.id}", exclusive=True
+    )
+
+
+def _report(data: Any) -> ImportReport | None:
+    if not isinstance(data, dict):
+        return None
+    failures = [
+        RowFailure(
+            row=f["row"],
+            name=f["name"],
+            id_number_masked=f["id_number_masked"],
+            errors=[RowError(**e) for e in f["errors"]],
+        )
+        for f in data["failures"]
+    ]
+    return ImportReport(
+        data["mode"], data["total"], data["imported"], failures, list(data["expert_ids"])
+    )
+
+
+async def import_job(actor: Actor, job_id: str) -> tuple[Job, ImportReport | None]:
+    """An import job this user started, with its report once done (NotFound else)."""
+    require(actor, Perm.EXPERT_REVIEW)
+    job = await get_job(actor, job_id, JobKind.EXPERT_IMPORT)
+    return job, _report(job.result)
+
+
+async def start_pool_statistics(actor: Actor) -> Job:
+    """Compute `pool_statistics` for the actor's scope as a background job (the whole
+    pool can be large); a job already running for this user is returned instead."""
+    require(actor, Perm.EXPERT_STATS)
+    today = beijing_today()
+
+    async def work(progress: Progress) -> dict[str, Any]:
+        stats = await pool_statistics(actor, today, progress=progress)
+        return {**asdict(stats), "today": stats.today.isoformat()}
+
+    return await start_job(actor, JobKind.POOL_STATISTICS, work)
+
+
+def _statistics(data: Any) -> PoolStatistics | None:
+    if not isinstance(data, dict):
+        return None
+    return PoolStatistics(
+        **{
+            **data,
+            "today": dt.date.fromisoformat(data["today"]),
+            "youth": YouthShare(**data["youth"]),
+            # JSON object keys are text: committee ids back to int.
+            "youth_by_committee": {
+                int(k): YouthShare(**v) for k, v in data["youth_by_committee"].items()
+            },
+        }
+    )
+
+
+async def pool_statistics_job(
+    actor: Actor, job_id: str | None = None, *, fresh_for: dt.timedelta | None = None
+) -> tuple[Job | None, PoolStatistics | None]:
+    """The statistics job `job_id` of this user, or (without an id) their latest one
+    if it is still running or finished within `fresh_for`; with its result once done."""
+    require(actor, Perm.EXPERT_STATS)
+    if job_id is not None:
+        job: Job | None = await get_job(actor, job_id, JobKind.POOL_STATISTICS)
+    else:
+        job = await latest_job(actor, JobKind.POOL_STATISTICS)
+        if job is not None and not job.running:
+            age = dt.datetime.now(dt.UTC) - (job.finished_at or job.created_at)
+            if job.failed or fresh_for is None or age > fresh_for:
+                job = None
+    return job, (_statistics(job.result) if job is not None else None)
 
 
 def candidate_template() -> bytes:

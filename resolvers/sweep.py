@@ -27,13 +27,15 @@ Step = Callable[[dt.date], Awaitable[dict[str, int]]]
 
 
 async def _housekeeping(today: dt.date) -> dict[str, int]:
-    """Drop expired shared state: idempotency keys (24 h) and throttle windows (1 day)."""
-    from resolvers import idempotency, throttle
+    """Drop expired shared state: idempotency keys (24 h), throttle windows (1 day) and
+    finished background jobs with their results (1 day)."""
+    from resolvers import idempotency, jobs, throttle
 
     now = dt.datetime.now(dt.UTC)
     return {
         "idempotency_keys": await idempotency.purge_expired(now),
         "rate_counters": await throttle.purge_counters(before=now - dt.timedelta(days=1)),
+        "background_jobs": await jobs.purge_finished(before=now - jobs.KEEP_FINISHED),
     }
 
 

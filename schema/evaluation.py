@@ -822,7 +822,11 @@ class EvaluationMutation:
         return DrawPayload(draw=_draw(row), errors=errors)
 
     @strawberry.mutation(
-        description="被抽中的专家本人说明理由谢绝邀请,由下一名次递补(R10)。\nDecline an invitation."
+        description=(
+            "被抽中的专家本人,或本次会议的评审机构工作人员代专家(如专家电话告知),"
+            "说明理由谢绝邀请,由下一名次递补(R10);代为谢绝时审计记录操作人。\n"
+            "Decline an invitation (the expert, or the session's staff on the expert's behalf)."
+        )
     )
     async def decline_invitation(
         self,

@@ -18,6 +18,7 @@ from tortoise import Tortoise
 from tortoise.contrib.test import _topological_sort_models, truncate_all_models
 
 import app as app_module
+from resolvers import jobs
 from resolvers.config import Config, configure
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
@@ -80,6 +81,7 @@ async def clean_tables(database: str) -> AsyncIterator[None]:
     """Each test starts from empty tables (and so from an empty audit chain)."""
     configure(Config(secret_key=TEST_SECRET, argon2_profile="cheapest"))
     yield
+    await jobs.drain(cancel=True)  # no background job outlives its test
     await _empty_all_tables()
 
 

@@ -285,7 +285,10 @@ async def test_unreachable_database_gives_503_not_500(tmp_path):
                 for q in (DIRECTORY, LOGIN_NOBODY)
                 for a in ("application/json", "application/graphql-response+json")
             ]
-    assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
+    assert (health.status_code, health.json()) == (
+        503,
+        {"status": "unavailable", "down": ["database"]},
+    )
     assert page.status_code == 503
     assert "系统暂时无法连接数据库,请稍后重试。" in page.text
     assert "Traceback" not in page.text
@@ -441,6 +444,22 @@ async def test_two_processes_share_sessions_throttles_idempotency_keys_and_draws
                 assert await _terminate_backends(url) > 0
                 assert [(await anon.get(f"{x}/healthz")).status_code for x in (a, b)] == [200, 200]
                 assert (await _whoami(user, a), await _whoami(user, b)) == ("bureau1", "bureau1")
+
+                # A background job started on A (audit verification) is followed on B:
+                # its progress and report live in the database (issue 9 item 5).
+                form = (await user.get(f"{a}/bureau/audit")).text
+                csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+                started = await user.post(
+                    f"{a}/bureau/audit/verify", data={"csrf_token": csrf}, headers={"Origin": a}
+                )
+                assert started.status_code == 303, started.text
+                for _ in range(100):
+                    progress = await user.get(b + started.headers["location"])
+                    if "核验完成" in progress.text:
+                        break
+                    await asyncio.sleep(0.2)
+                assert progress.status_code == 200
+                assert "审计链完整,未发现篡改。" in progress.text
 
                 # An idempotency key replayed on the other process returns the first result.
                 body = {

@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 def routes() -> list[BaseRoute]:
     from views import (
         account,
+        agreement,
         certificate,
         complaint,
         dashboard,
@@ -24,4 +25,5 @@ def routes() -> list[BaseRoute]:
         *evaluation.routes,
         *complaint.routes,
         *certificate.routes,
+        *agreement.routes,
     ]

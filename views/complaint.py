@@ -343,9 +343,7 @@ async def submit(request: Request) -> Response:
         "password": password,
         "due_on": complaint.due_on,
         "kind": LABELS["kind"][complaint.kind],
-        "files": len(stored),
-        # Filing is all or nothing now: no file is ever refused after the case exists.
-        "failed": [],
+        "files": len(stored),  # all or nothing: no file is refused once the case exists
     }
     ctx = _ctx(request, form=Form("complaint"), receipt=receipt, own_results=[])
     return _page(request, NEW, ctx, "submit_area")

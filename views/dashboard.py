@@ -14,7 +14,9 @@ from models.enums import LEVEL_LABELS, Role
 from resolvers import audit
 from resolvers import dashboard as svc
 from resolvers.account import current_user
+from resolvers.audit import ChainReport
 from resolvers.common import beijing_today
+from resolvers.jobs import Job
 from resolvers.policy import Perm, require
 from views.charts import bar_chart, share_chart
 from views.expert import APPLICATION_LABELS
@@ -89,16 +91,21 @@ async def audit_page(request: Request) -> Response:
     htmx polls the progress block every second; without JS the page refreshes
     itself (a <noscript> meta refresh) until the walk is done."""
     actor = current_actor(request)
-    job_id = request.query_params.get("job", "")[:64]
-    job = audit.chain_verification(actor, job_id) if job_id else None
-    if job is None:
-        require(actor, Perm.AUDIT_VIEW)  # the start page: no job to look up
+    job_id = request.query_params.get("job", "")
+    require(actor, Perm.AUDIT_VIEW)
+    job, report = await audit.chain_verification(actor, job_id) if job_id else (None, None)
+    return _audit(request, job, report)
+
+
+def _audit(
+    request: Request, job: Job | None, report: ChainReport | None, **headers: str
+) -> Response:
     return render(
         request,
         "dashboard/audit.html",
-        {"job": job},
+        {"job": job, "report": report},
         block="progress" if job is not None and is_htmx(request) else None,
-        headers=PRIVATE,
+        headers={**PRIVATE, **headers},
     )
 
 
@@ -107,11 +114,7 @@ async def start_audit(request: Request) -> Response:
     job = await audit.start_chain_verification(current_actor(request))
     target = f"/bureau/audit?job={job.id}"
     if is_htmx(request):
-        response = render(
-            request, "dashboard/audit.html", {"job": job}, block="progress", headers=PRIVATE
-        )
-        response.headers["HX-Push-Url"] = target
-        return response
+        return _audit(request, job, None, **{"HX-Push-Url": target})
     return RedirectResponse(target, status_code=303)
 
 

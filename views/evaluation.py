@@ -141,6 +141,7 @@ DONE_MESSAGES: dict[str, str] = {
     "revoked": "证书已撤销。",
     "accepted": "已接受邀请。",
     "declined": "已谢绝邀请,系统已按同一随机序列递补。",
+    "declined_for": "已代专家谢绝邀请,系统已按同一随机序列递补。",
     "voted": "投票已提交。",
 }
 
@@ -399,6 +400,7 @@ async def _workspace(
         "supervise": await _may(actor, Perm.SESSION_SUPERVISE, session),
         "assign": await _may(actor, Perm.SESSION_ASSIGN_SUPERVISOR, session),
         "issue": await _may(actor, Perm.CERTIFICATE_ISSUE, session),
+        "votes": await _may(actor, Perm.VOTE_VIEW, session),
     }
     draws = await svc.list_draws(actor, session.id)
     panel = await svc.session_panel(actor, session.id)
@@ -418,6 +420,19 @@ async def _workspace(
         paper[applicant_id] = paper.get(applicant_id, 0) + int(is_paper)
     all_forms = {key: Form.empty(key).expect(fields) for key, fields in FORM_FIELDS.items()} | dict(
         forms or {}
+    )
+    # Staff decline for an expert who phoned in (R10 step 4): one form per seated member.
+    decline_forms: dict[int, Form] = {}
+    if can["manage"] and status == S.DRAWN:
+        for m in current:
+            key = f"decline-{m.id}"
+            decline_forms[m.id] = all_forms.get(key) or Form.empty(key).expect(DECLINE_FIELDS)
+    # R14: individual votes are secret (无记名投票) from staff, supervisors, applicants and
+    # the public; the bureau sees them for recounts, once the results are fixed.
+    votes = (
+        await svc.session_votes(actor, session.id)
+        if can["votes"] and status == S.FINALISED
+        else None
     )
     return _ctx(
         request,
@@ -447,6 +462,10 @@ async def _workspace(
         names=names,
         progress=progress,
         checklist=await svc.finalise_checklist(actor, session.id),
+        decline_forms=decline_forms,
+        votes=votes,
+        voters={m.expert.id: m.expert for m in panel},
+        applicant_names={a.id: a.name for a in applicants},
         certificates=(
             await certs.list_session_certificates(actor, session.id)
             if can["issue"] and status == S.FINALISED
@@ -456,6 +475,9 @@ async def _workspace(
         kinds=list(CONFLICT_LABELS.items()),
         today=beijing_today().isoformat(),
     )
+
+
+DECLINE_FIELDS = ["reason"]
 
 
 async def session_page(request: Request) -> Response:
@@ -585,6 +607,25 @@ async def redraw(request: Request) -> Response:
         return "redrawn"
 
     return await _act(request, "redraw", action)
+
+
+async def decline_for_expert(request: Request) -> Response:
+    """Staff decline a drawn expert's invitation on the expert's behalf (the expert
+    phoned in); the resolver decides who may and replaces the expert (R10 step 4)."""
+    actor = current_actor(request)
+    _logged_in(actor)
+    session_id: int = request.path_params["session_id"]
+    member_id: int = request.path_params["member_id"]
+    key = f"decline-{member_id}"
+    form = (await Form.submitted(request, key)).expect(DECLINE_FIELDS)
+    if member_id not in {m.id for m in await svc.session_panel(actor, session_id)}:
+        raise NotFound("邀请不存在")
+    try:
+        await svc.decline_invitation(actor, member_id, reason=form.value("reason"))
+    except DomainError as exc:
+        ctx = await _workspace(request, session_id, {key: form.add(exc)})
+        return _page(request, WORKSPACE, ctx, "workspace", status_code=422)
+    return _done(request, f"/sessions/{session_id}", "declined_for")
 
 
 async def record_attendance(request: Request) -> Response:
@@ -800,6 +841,7 @@ routes: list[BaseRoute] = [
     Route(P + "/draw/execute", execute_draw, methods=["POST"]),
     Route(P + "/draw/redraw", redraw, methods=["POST"]),
     Route(P + "/draw.json", draw_bundle, methods=["GET"]),
+    Route(P + "/panel/{member_id:int}/decline", decline_for_expert, methods=["POST"]),
     Route(P + "/attendance", record_attendance, methods=["POST"]),
     Route(P + "/ballots", record_ballots, methods=["POST"]),
     Route(P + "/recordings", attach_recording, methods=["POST"]),

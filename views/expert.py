@@ -52,6 +52,7 @@ from resolvers.directory import CommitteeFilter, InstitutionFilter, PageArgs
 from resolvers.eligibility import ExpertFacts
 from resolvers.errors import DomainError, ErrorCode, NotFound
 from resolvers.institution import NATIONAL_SERIES
+from resolvers.jobs import Job
 from resolvers.policy import Perm, allows, require
 from views.charts import bar_chart, share_chart
 from views.errors import wants_fragment
@@ -604,8 +605,14 @@ VERIFY_QUEUES = {
 
 
 async def _updates_page(
-    request: Request, side: str, forms: Mapping[int, Form] | None = None, status_code: int = 200
+    request: Request,
+    side: str,
+    forms: Mapping[int, Form] | None = None,
+    status_code: int = 200,
+    done: str | None = None,
 ) -> Response:
+    """The queue of one verifying side; an htmx request gets only the queue block
+    (the verified card gone, `done` shown above the rest)."""
     actor = current_actor(request)
     path, perm = VERIFY_QUEUES[side]
     require(actor, perm)
@@ -629,7 +636,9 @@ async def _updates_page(
         for u in updates
     ]
     ctx = _ctx(request, side=side, path=path, rows=rows, units=units)
-    return _page(request, UPDATES, ctx, "content", status_code=status_code)
+    if done is not None:
+        ctx["done"] = done
+    return _page(request, UPDATES, ctx, "queue", status_code=status_code)
 
 
 async def employer_updates(request: Request) -> Response:
@@ -654,6 +663,10 @@ async def verify_update(request: Request) -> Response:
         )
     except DomainError as exc:
         return await _updates_page(request, side, {update_id: form.add(exc)}, status_code=422)
+    if wants_fragment(request):
+        # In place: the queue is re-read (the card leaves it) with the notice on top;
+        # the plain form keeps the redirect-after-post below.
+        return await _updates_page(request, side, done=DONE_MESSAGES["verified"])
     return _done(request, VERIFY_QUEUES[side][0], "verified")
 
 
@@ -662,10 +675,10 @@ async def verify_update(request: Request) -> Response:
 STATISTICS = "expert/statistics.html"
 
 
-async def statistics_page(request: Request) -> Response:
-    actor = current_actor(request)
-    require(actor, Perm.EXPERT_STATS)
-    stats = await svc.pool_statistics(actor)
+STATISTICS_FRESH = dt.timedelta(minutes=10)
+
+
+async def _statistics_charts(actor: Actor, stats: svc.PoolStatistics) -> dict[str, Any]:
     floor = float(get_config().youth_floor_percent)
     committees = await directory.load_committees(actor, stats.youth_by_committee)
     youth_rows = [
@@ -701,8 +714,41 @@ async def statistics_page(request: Request) -> Response:
             title="来自非公单位的专家占比",
         ),
     }
-    ctx = _ctx(request, stats=stats, charts=charts, floor=floor, warnings=warnings)
-    return _page(request, STATISTICS, ctx, "content")
+    return {"stats": stats, "charts": charts, "floor": floor, "warnings": warnings}
+
+
+async def statistics_page(request: Request) -> Response:
+    """GET /experts/statistics[?job=…]: the whole pool is counted in a background job
+    (issue 9 item 5). Without a job id the user's result of the last 10 minutes is
+    shown, or a new count is started; the page polls (htmx) or refreshes (no JS)
+    until it is done."""
+    actor = current_actor(request)
+    job_id = request.query_params.get("job")
+    job, stats = await expert_io.pool_statistics_job(actor, job_id, fresh_for=STATISTICS_FRESH)
+    if job is None:
+        job = await expert_io.start_pool_statistics(actor)
+    return await _statistics(request, job, stats)
+
+
+async def _statistics(
+    request: Request, job: Job, stats: svc.PoolStatistics | None, **headers: str
+) -> Response:
+    actor = current_actor(request)
+    ctx = _ctx(request, job=job, stats=stats)
+    if stats is not None:
+        ctx.update(await _statistics_charts(actor, stats))
+    response = _page(request, STATISTICS, ctx, "job")
+    response.headers.update(headers)
+    return response
+
+
+async def statistics_restart(request: Request) -> Response:
+    """POST /experts/statistics: count again now."""
+    job = await expert_io.start_pool_statistics(current_actor(request))
+    target = f"/experts/statistics?job={job.id}"
+    if wants_fragment(request):
+        return await _statistics(request, job, None, **{"HX-Push-Url": target})
+    return RedirectResponse(target, status_code=303)
 
 
 # --- Excel import and roster export (institution staff) ------------------------------
@@ -724,16 +770,30 @@ async def _import_context(request: Request, **values: Any) -> dict[str, Any]:
         institution_id=inst_id,
         committees=committees.items,
         report=None,
+        job=None,
         form=Form.empty("import", {"mode": "all_or_nothing"}),
         **values,
     )
 
 
 async def import_page(request: Request) -> Response:
-    return _page(request, IMPORT, await _import_context(request), "content")
+    """GET /institution/experts/import[?job=…]: the upload form, and the progress or
+    report of one import job (polled by htmx, refreshed without JS)."""
+    actor = current_actor(request)
+    ctx = await _import_context(request)
+    job_id = request.query_params.get("job")
+    if job_id is not None:
+        job, report = await expert_io.import_job(actor, job_id)
+        form = ctx["form"]
+        if job.failed and job.error_code not in (ErrorCode.JOB_FAILED, ErrorCode.JOB_INTERRUPTED):
+            # The file itself was refused (unreadable, empty, too many rows).
+            form = form.add(DomainError(ErrorCode(job.error_code), job.error_message, "file"))
+        ctx.update(job=job, report=report, form=form)
+    return _page(request, IMPORT, ctx, "job")
 
 
 async def import_submit(request: Request) -> Response:
+    """POST: start the import in the background and go to its progress at once."""
     actor = current_actor(request)
     ctx = await _import_context(request)
     data = await request.form()
@@ -744,7 +804,7 @@ async def import_submit(request: Request) -> Response:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise DomainError(ErrorCode.REQUIRED, "请选择要导入的 Excel 文件(.xlsx)", "file")
         content = await upload.read(expert_io.MAX_BYTES + 1)
-        report = await expert_io.import_candidates(
+        job = await expert_io.start_import(
             actor,
             ctx["institution_id"],
             content,
@@ -755,8 +815,7 @@ async def import_submit(request: Request) -> Response:
         return _page(request, IMPORT, ctx, "content", status_code=422)
     finally:
         await data.close()
-    ctx.update(report=report, form=form)
-    return _page(request, IMPORT, ctx, "content", status_code=200 if report.ok else 422)
+    return RedirectResponse(f"/institution/experts/import?job={job.id}", status_code=303)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -918,6 +977,7 @@ routes: list[BaseRoute] = [
     Route("/institution/experts/updates", institution_updates),
     Route("/expert-updates/{update_id:int}/verify", verify_update, methods=["POST"]),
     Route("/experts/statistics", statistics_page),
+    Route("/experts/statistics", statistics_restart, methods=["POST"]),
     Route("/institution/experts/import", import_page),
     Route("/institution/experts/import", import_submit, methods=["POST"]),
     Route("/institution/experts/import/template.xlsx", import_template),

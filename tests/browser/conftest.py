@@ -9,9 +9,18 @@ Playwright session next to pytest-asyncio tests breaks the latter):
 Without PINGSHEN_BROWSER_TESTS=1 nothing here is collected, so the normal run needs
 neither Playwright nor a browser. The parent conftest's autouse database fixtures are
 overridden by no-ops: the server owns its own scratch database.
+
+Page coverage (issue 9 "Done when"): a test declares the page routes it used and in
+which mode with `@pytest.mark.pages(("/experts", "htmx"), ("/experts", "plain"))`:
+"htmx" = JavaScript on, "plain" = JavaScript off. Routes are spelled as views/ registers
+them ("/sessions/{session_id:int}"). tests/views/test_page_inventory.py reads these
+marks from the source (no Playwright needed) and fails for a list/edit page not used
+in both modes; here, each test's browser sessions must really have requested every
+route it declares for the modes it opened (declarations cannot drift from the test).
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,10 +34,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 ENABLED = os.environ.get("PINGSHEN_BROWSER_TESTS") == "1"
+MODES = ("htmx", "plain")  # JavaScript on (htmx swaps) / off (plain forms and links)
 if not ENABLED:
     collect_ignore_glob = ["test_*.py"]
 
@@ -181,8 +192,16 @@ class Watch:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    # Paths of the server's pages and htmx requests, for the page-coverage check.
+    paths: list[str] = field(default_factory=list)
 
     def attach(self, page: Any) -> None:
+        def on_request(req: Any) -> None:
+            if req.resource_type in ("document", "fetch", "xhr"):
+                self.paths.append(urlsplit(req.url).path)
+
+        page.on("request", on_request)
+
         def on_console(msg: Any) -> None:
             # A 422 is the form-validation answer by design (the field errors come with
             # it); Chromium logs every 4xx response as a console error. (No favicon
@@ -208,6 +227,11 @@ class Session:
     context: Any
     server: Server
     watch: Watch
+    javascript: bool = True
+
+    @property
+    def mode(self) -> str:
+        return "htmx" if self.javascript else "plain"
 
     def new_page(self) -> Any:
         page = self.context.new_page()
@@ -225,18 +249,79 @@ class Session:
 
 
 @pytest.fixture
-def open_session(browser: Any, server: Server) -> Iterator[Any]:
-    """Factory: `open_session(javascript=True)` gives a fresh context (no cookies)."""
+def open_session(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Factory: `open_session(javascript=True)` gives a fresh context (no cookies).
+    After the test, checks the test's `pages` declarations against what its sessions
+    requested (see the module docstring)."""
     sessions: list[Session] = []
 
     def make(*, javascript: bool = True) -> Session:
         context = browser.new_context(
             viewport=VIEWPORT, locale="zh-CN", java_script_enabled=javascript
         )
-        session = Session(context, server, Watch())
+        session = Session(context, server, Watch(), javascript)
         sessions.append(session)
         return session
 
     yield make
     for s in sessions:
         s.context.close()
+    # Only after a passing test: a failure already says what went wrong.
+    if getattr(request.node, "rep_call_passed", False):
+        missing = undeclared_use(declared_pages(request.node), sessions, request.node)
+        assert missing == [], f"declared in @pytest.mark.pages but never requested: {missing}"
+
+
+# --- page coverage registry ----------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pages(*pairs): (route, mode) pairs this browser test uses; mode is "
+        "'htmx' (JavaScript on) or 'plain' (JavaScript off)",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.rep_call_passed = report.passed  # type: ignore[attr-defined]
+    return report
+
+
+def declared_pages(item: pytest.Item) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for mark in item.iter_markers("pages"):
+        for route, mode in mark.args:
+            assert mode in MODES, f"{item.nodeid}: unknown mode {mode!r}"
+            pairs.append((route, mode))
+    return pairs
+
+
+def route_regex(route: str) -> re.Pattern[str]:
+    """The route as Starlette matches it ("{id:int}" is digits, "{code}" one segment)."""
+    from starlette.routing import compile_path
+
+    return compile_path(route)[0]
+
+
+def undeclared_use(
+    pairs: list[tuple[str, str]], sessions: list[Session], item: pytest.Item
+) -> list[tuple[str, str]]:
+    """Declared (route, mode) pairs no session of that mode requested. A test
+    parametrised on `javascript` declares both modes and is checked for its own."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    modes = {"htmx" if params["javascript"] else "plain"} if "javascript" in params else None
+    missing = []
+    for route, mode in pairs:
+        if modes is not None and mode not in modes:
+            continue
+        pattern = route_regex(route)
+        used = any(
+            pattern.match(path) for s in sessions if s.mode == mode for path in s.watch.paths
+        )
+        if not used:
+            missing.append((route, mode))
+    return missing

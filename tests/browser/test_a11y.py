@@ -34,6 +34,7 @@ PAGES: list[tuple[str | None, str, int]] = [
     ("bureau", "/", 200),
     ("bureau", "/bureau/filings", 200),
     ("bureau", "/bureau/audit", 200),
+    ("bureau", "/bureau/agreement", 200),
     ("bureau", "/bureau/experts/applications", 200),
     ("bureau", "/experts/statistics", 200),
     ("bureau", "/experts", 200),

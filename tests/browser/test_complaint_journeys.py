@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import OTHER_INSTITUTION_USER, Server
@@ -68,6 +69,12 @@ def _status(page: Any, server: Server, code: str, password: str) -> None:
     expect(page.get_by_test_id("status")).to_be_visible()
 
 
+@pytest.mark.pages(
+    ("/complaints/new", "htmx"),
+    ("/complaints/status", "htmx"),
+    ("/handling/complaints", "htmx"),
+    ("/handling/complaints/{complaint_id:int}", "htmx"),
+)
 def test_citizen_files_anonymously_handler_answers_citizen_reads_it(
     open_session: Any, server: Server, tmp_path: Path
 ) -> None:
@@ -117,6 +124,7 @@ def test_citizen_files_anonymously_handler_answers_citizen_reads_it(
     assert_clean(citizen)
 
 
+@pytest.mark.pages(("/complaints/new", "plain"), ("/complaints/status", "plain"))
 def test_filing_and_tracking_work_without_javascript(
     open_session: Any, server: Server, tmp_path: Path
 ) -> None:

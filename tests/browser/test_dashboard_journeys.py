@@ -28,6 +28,7 @@ def sections(page: Any) -> list[str]:
     return page.locator("section.dash-section > h2").all_inner_texts()
 
 
+@pytest.mark.pages(("/", "htmx"), ("/", "plain"))
 @pytest.mark.parametrize("username", list(ROLES))
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
 def test_role_lands_on_dashboard_and_follows_a_figure(
@@ -102,6 +103,7 @@ def test_public_home_links_public_services(open_session: Any, server: Server) ->
     assert_clean(session)
 
 
+@pytest.mark.pages(("/bureau/audit", "htmx"), ("/bureau/audit", "plain"))
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
 def test_bureau_verifies_audit_chain_with_progress(
     open_session: Any, server: Server, javascript: bool

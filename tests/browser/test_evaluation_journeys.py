@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from resolvers.common import beijing_today
@@ -97,6 +98,14 @@ def add_applicant(page: Any, name: str, id_number: str, credit_code: str) -> Non
     form.get_by_role("button", name="录入").click()
 
 
+@pytest.mark.pages(
+    ("/institution/sessions", "htmx"),
+    ("/institution/sessions/new", "htmx"),
+    ("/sessions/{session_id:int}", "htmx"),
+    ("/supervisor/sessions", "htmx"),
+    ("/me/invitations", "htmx"),
+    ("/me/sessions/{session_id:int}/vote", "htmx"),
+)
 def test_institution_runs_a_session_with_draw_conflict_and_votes(
     open_session: Any, server: Server
 ) -> None:
@@ -296,6 +305,11 @@ def test_assigned_supervisor_redraws_with_a_reason(open_session: Any, server: Se
         assert_clean(s)
 
 
+@pytest.mark.pages(
+    ("/institution/sessions/new", "plain"),
+    ("/sessions/{session_id:int}", "plain"),
+    ("/institution/sessions", "plain"),
+)
 def test_session_forms_work_without_javascript(open_session: Any, server: Server) -> None:
     """The same workspace with JavaScript disabled: plain forms post and redirect, a bad
     ID number comes back next to its field with the typed values kept."""

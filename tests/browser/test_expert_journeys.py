@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import OTHER_INSTITUTION_USER, Server
@@ -100,6 +101,9 @@ def publish_agreement(server: Server, version: str, content: str) -> None:
         )
 
 
+@pytest.mark.pages(
+    ("/experts/applications/{application_id:int}", "htmx"), ("/bureau/experts/applications", "htmx")
+)
 def test_institution_reviews_and_bureau_approves_into_pool(
     open_session: Any, server: Server
 ) -> None:
@@ -141,6 +145,7 @@ def test_institution_reviews_and_bureau_approves_into_pool(
     assert_clean(bureau)
 
 
+@pytest.mark.pages(("/me", "htmx"))
 def test_expert_signs_the_current_agreement(open_session: Any, server: Server) -> None:
     """Art. 25, R19: the newest version is signed with its hash and time."""
     publish_agreement(server, "2026.2", "评审专家保密协议(2026年修订):不得泄露评审情况。")
@@ -160,6 +165,9 @@ def test_expert_signs_the_current_agreement(open_session: Any, server: Server) -
     assert_clean(expert)
 
 
+@pytest.mark.pages(
+    ("/me", "htmx"), ("/employer/updates", "htmx"), ("/institution/experts/updates", "htmx")
+)
 def test_profile_change_verified_by_employer_then_institution_becomes_current(
     open_session: Any, server: Server
 ) -> None:
@@ -201,6 +209,11 @@ def test_profile_change_verified_by_employer_then_institution_becomes_current(
         assert_clean(s)
 
 
+@pytest.mark.pages(
+    ("/recommender/experts/new", "plain"),
+    ("/experts/applications/{application_id:int}", "plain"),
+    ("/recommender/experts", "plain"),
+)
 def test_without_javascript_application_is_sent_back_and_resubmitted(
     open_session: Any, server: Server
 ) -> None:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from resolvers.common import beijing_today
@@ -48,6 +49,7 @@ def assert_clean(session: Any) -> None:
     assert session.watch.dialogs == []
 
 
+@pytest.mark.pages(("/directory", "htmx"))
 def test_directory_filter_updates_in_place_with_htmx(open_session: Any, server: Server) -> None:
     """R1: the public directory lists institutions in force; the filter form swaps the
     results in place, the address bar follows, and the back button restores the list."""
@@ -75,6 +77,7 @@ def test_directory_filter_updates_in_place_with_htmx(open_session: Any, server: 
     assert_clean(session)
 
 
+@pytest.mark.pages(("/directory", "plain"))
 def test_directory_filter_works_without_javascript(open_session: Any, server: Server) -> None:
     """R1: the same filter is a plain GET form: without JavaScript it loads the results."""
     session = open_session(javascript=False)
@@ -89,6 +92,11 @@ def test_directory_filter_works_without_javascript(open_session: Any, server: Se
     assert_clean(session)
 
 
+@pytest.mark.pages(
+    ("/bureau/filings", "htmx"),
+    ("/bureau/filings/institutions/{application_id:int}", "htmx"),
+    ("/bureau/filings/institutions/{application_id:int}", "plain"),
+)
 def test_bureau_files_institution_then_it_is_listed(open_session: Any, server: Server) -> None:
     """R1: the bureau opens the filing queue, a reject without reason is refused with
     the message next to the field (with and without JavaScript), then files the
@@ -135,6 +143,7 @@ def test_bureau_files_institution_then_it_is_listed(open_session: Any, server: S
     assert_clean(session)
 
 
+@pytest.mark.pages(("/institution", "htmx"))
 def test_institution_pages_not_reachable_by_other_institution(
     open_session: Any, server: Server
 ) -> None:
@@ -165,6 +174,7 @@ def test_institution_pages_not_reachable_by_other_institution(
         assert own_name not in other.content()
 
 
+@pytest.mark.pages(("/institution/application", "htmx"))
 def test_script_in_application_is_shown_escaped(open_session: Any, server: Server) -> None:
     """Text typed by institution staff is data: it is shown literally to the staff and
     to the bureau, and never runs (no dialog, no flag set on window)."""

@@ -914,8 +914,8 @@ async def test_decline_is_replaced_by_the_first_backup_and_recorded_in_the_bundl
     before = await _state()
     with pytest.raises(NotFound):  # another expert's invitation looks absent (R19)
         await svc.decline_invitation(other, leaving.id, reason="出差")
-    with pytest.raises(PermissionDenied):  # staff see it, but only the expert declines
-        await svc.decline_invitation(w.staff, leaving.id, reason="出差")
+    with pytest.raises(PermissionDenied):  # the supervisor sees it, but does not decline
+        await svc.decline_invitation(w.supervisor, leaving.id, reason="出差")
     with pytest.raises(DomainError) as e:
         await svc.decline_invitation(me, leaving.id, reason=" ")
     assert (e.value.code, e.value.field) == (ErrorCode.REQUIRED, "reason")
@@ -1505,3 +1505,132 @@ async def test_expired_institution_is_refused_at_creation_draw_and_vote_recordin
             await attempt
         assert e.value.code == ErrorCode.INSTITUTION_EXPIRED
     assert await _state() == before
+
+
+# --- issue 9: staff decline on an expert's behalf (R10 step 4, R11) --------------------
+
+
+async def test_staff_decline_on_behalf_replaces_like_a_self_decline_and_audits_staff_r10():
+    """The expert phoned in: staff decline with a reason; the replacement is the one the
+    draw's decline rule gives (as for a self-decline), the bundle still verifies and
+    the audit event names the staff user with on_behalf."""
+    w = await _world(roster=6, vice_chairs=2)
+    session = await _drawn(w, panel=3, backups=2)
+    leaving = (await _seated(session.id))[-1]
+    published = await svc.draw_bundle(w.staff, session.id)
+    expected = draws.replace(
+        draws.draw(published["inputs"], published["seed"]),
+        leaving.expert.number,
+        published["inputs"],
+        reason="本人来电告知出差",
+    )
+    before_version = session.version
+
+    declined = await svc.decline_invitation(w.staff, leaving.id, reason="本人来电告知出差")
+
+    bundle = await svc.draw_bundle(w.staff, session.id)
+    [record] = bundle["replacements"]
+    assert (declined.status, declined.decline_reason) == (PanelStatus.DECLINED, "本人来电告知出差")
+    assert record == {
+        "declined": leaving.expert.number,
+        "replacement": expected.replacements[0].replacement,
+        "reason": "本人来电告知出差",
+    }
+    assert draws.verify_bundle(bundle) == (True, "验证通过")
+    event = await AuditEvent.get(action="panel_member.decline")
+    assert (event.actor_user_id, event.target_id) == (w.staff.user_id, str(leaving.id))
+    assert (event.after["on_behalf"], event.after["reason"]) == (True, "本人来电告知出差")
+    assert (await EvaluationSession.get(id=session.id)).version == before_version + 1
+
+
+async def test_decline_on_behalf_refused_to_others_and_to_conflicted_staff_r10_r11():
+    """Supervisor and bureau: PermissionDenied; another institution's staff: NotFound;
+    staff with a declared conflict (R11): STAFF_CONFLICT; blank reason: REQUIRED.
+    Nothing changes, no audit event."""
+    w = await _world(roster=6, vice_chairs=2)
+    session = await _drawn(w, panel=3, backups=2)
+    member = (await _seated(session.id))[0]
+    other_inst = await factories.institution()
+    outsider = await _actor(Grant(Role.INSTITUTION, institution_id=other_inst.id))
+    conflicted = await _actor(Grant(Role.INSTITUTION, institution_id=w.inst.id))
+    applicant = await SessionApplicant.get(session_id=session.id)
+    await svc.declare_conflict(
+        w.staff,
+        session.id,
+        applicant_id=applicant.id,
+        kind="relative",
+        detail="配偶",
+        staff_user_id=conflicted.user_id,
+    )
+    before = await _state()
+
+    for actor in (w.supervisor, w.bureau):
+        with pytest.raises(PermissionDenied):
+            await svc.decline_invitation(actor, member.id, reason="代为谢绝")
+    with pytest.raises(NotFound):
+        await svc.decline_invitation(outsider, member.id, reason="代为谢绝")
+    with pytest.raises(DomainError) as conflict:
+        await svc.decline_invitation(conflicted, member.id, reason="代为谢绝")
+    with pytest.raises(DomainError) as blank:
+        await svc.decline_invitation(w.staff, member.id, reason="  ")
+
+    assert conflict.value.code == ErrorCode.STAFF_CONFLICT
+    assert (blank.value.code, blank.value.field) == (ErrorCode.REQUIRED, "reason")
+    assert await _state() == before
+
+
+async def test_decline_on_behalf_refused_once_sitting_r10():
+    """Only before the sitting, as for the expert: a present panel is not redrawn."""
+    w = await _world(roster=6, vice_chairs=2)
+    session = await _drawn(w, panel=3, backups=2)
+    await _sit(w, session)
+    member = (await _seated(session.id))[0]
+    before = await _state()
+
+    with pytest.raises(DomainError) as e:
+        await svc.decline_invitation(w.staff, member.id, reason="来电")
+
+    assert (e.value.code, e.value.field) == (ErrorCode.INVALID_TRANSITION, "panelMemberId")
+    assert await _state() == before
+
+
+# --- issue 9: the demo's live session, run through these services (R10, R14, R18, R20) ---
+
+
+async def test_demo_live_session_is_drawn_finalised_and_certified_through_the_services():
+    """`pingshen demo` (the real today) runs one session of inst1's institution through
+    the services: a verifiable draw with a staff decline, paper ballots, finalisation,
+    certificates for the passed; the audit chain verifies; a second load does nothing."""
+    from resolvers import audit, demo
+    from resolvers import certificate as certs
+
+    result = await demo.load_demo(experts=120)
+
+    [session_id] = await Draw.filter(status=DrawStatus.EXECUTED).values_list(
+        "session_id", flat=True
+    )
+    live = int(session_id)  # type: ignore[call-overload]
+    session = await EvaluationSession.get(id=live).select_related("institution")
+    staff = await RoleAssignment.get(role=Role.INSTITUTION)
+    bundle = await svc.draw_bundle(ANONYMOUS, live)  # public once finalised (R19)
+    applicants = await SessionApplicant.filter(session_id=live).order_by("id")
+    passed = [a for a in applicants if a.result == ApplicantResult.PASSED]
+    issued = await Certificate.filter(applicant__session_id=live).order_by("id")
+    assert (session.status, session.institution_id) == (S.FINALISED, staff.institution_id)  # type: ignore[attr-defined]
+    assert draws.verify_bundle(bundle) == (True, "验证通过")
+    assert len(bundle["replacements"]) == 1
+    assert [a.result == ApplicantResult.PASSED for a in applicants] == [
+        True, True, False, True, True, False
+    ]  # fmt: skip
+    assert len(issued) == 2 * len(passed) == result.counts["certificate"] == 8
+    for cert in issued:
+        check = await certs.verify_certificate(cert.code)
+        assert (check.validity, check.signature_valid) == (certs.Validity.VALID, True)
+    assert (await audit.verify_chain()).ok is True
+    events = await AuditEvent.all().count()
+
+    again = await demo.load_demo(experts=120)
+
+    assert again.created is False
+    assert await AuditEvent.all().count() == events
+    assert await Certificate.all().count() == 8

@@ -326,3 +326,82 @@ async def test_export_roster_by_bureau_is_unmasked_by_other_institution_not_foun
 
 async def test_candidate_template_has_the_documented_headers():
     assert _sheet(svc.candidate_template()) == [tuple(HEADERS)]
+
+
+# --- writing a large file without stopping the app (issue 9 item 5) -------------------
+
+
+async def test_clash_during_writing_sqlite_keeps_written_chunks_postgres_nothing(monkeypatch):
+    """A person entered by someone else while the file is written (IntegrityError at
+    row 61). PostgreSQL writes in one transaction: nothing stays. SQLite writes 50 rows
+    to a transaction so other requests are served: the first chunk stays, complete and
+    audited, and the error says how many rows were imported."""
+    from tortoise.exceptions import IntegrityError
+
+    from tests.conftest import IS_POSTGRES
+
+    w = await _world()
+    real = svc.create_candidate
+    calls = 0
+
+    async def clash(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 61:
+            raise IntegrityError("duplicate key")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(svc, "create_candidate", clash)
+    before = await _counts()
+    progress = svc.Progress()
+
+    with pytest.raises(DomainError) as exc:
+        await svc.import_candidates(
+            w["staff"],
+            w["inst"].id,
+            _xlsx([_row(i, w["unit"].credit_code) for i in range(80)]),
+            mode="all_or_nothing",
+            progress=progress,
+        )
+
+    assert exc.value.code == ErrorCode.DUPLICATE
+    imports = await AuditEvent.filter(action="expert.import").values_list("after", flat=True)
+    if IS_POSTGRES:
+        assert "未导入任何数据" in exc.value.message
+        assert await _counts() == before
+        assert imports == []
+    else:
+        assert f"前 {svc.SQLITE_CHUNK} 行已导入" in exc.value.message
+        assert await Expert.all().count() == svc.SQLITE_CHUNK
+        assert await ExpertApplication.all().count() == svc.SQLITE_CHUNK
+        assert [i["imported"] for i in imports] == [svc.SQLITE_CHUNK]
+    assert (progress.phase, progress.total) == ("写入数据", 80)
+
+
+async def test_import_reports_progress_through_each_phase():
+    w = await _world()
+    seen: list[tuple[str, int, int]] = []
+
+    class Spy(svc.Progress):
+        def step(self, phase: str, done: int = 0, total: int = 0) -> None:
+            super().step(phase, done, total)
+            seen.append((phase, done, total))
+
+    report = await svc.import_candidates(
+        w["staff"],
+        w["inst"].id,
+        _xlsx([_row(i, w["unit"].credit_code) for i in range(3)]),
+        mode="good_rows",
+        progress=Spy(),
+    )
+
+    assert report.imported == 3
+    assert seen == [
+        ("读取文件", 0, 0),
+        ("检查数据", 0, 3),
+        ("检查数据", 3, 3),
+        ("写入数据", 0, 3),
+        ("写入数据", 1, 3),
+        ("写入数据", 2, 3),
+        ("完成", 3, 3),
+    ]

@@ -411,8 +411,9 @@ EXECUTE_DRAW = _row(F_, F_, NF_, NF_, NF_, NF_, NF_, OK_, NF_, NF_, NF_, NF_, NF
 # R10/Art. 30: a redraw is confirmed by a supervisor assigned to this session (the
 # actor); institution staff and the (unassigned) bureau see the session but may not.
 REDRAW = _row(F_, F_, NF_, NF_, NF_, NF_, NF_, OK_, NF_, NF_, NF_, NF_, NF_)  # fmt: skip
-# R10: only the drawn expert declines their own invitation.
-DECLINE = _row(F_, F_, NF_, OK_, NF_, NF_, NF_, F_, NF_, NF_, NF_, NF_, NF_)  # fmt: skip
+# R10/R11: the invited expert declines, or the session's own staff on the expert's behalf
+# (e.g. the expert telephoned); the replacement follows the draw either way.
+DECLINE = _row(F_, OK_, NF_, OK_, NF_, NF_, NF_, F_, NF_, NF_, NF_, NF_, NF_)  # fmt: skip
 # R14: a present panel expert votes themself.
 CAST_VOTE = _row(F_, F_, NF_, OK_, NF_, NF_, NF_, F_, NF_, NF_, NF_, NF_, NF_)  # fmt: skip
 # R18: the bureau records who passed and issues the certificates.

@@ -707,3 +707,188 @@ async def test_sealed_panel_never_reaches_applicant_or_public(
                         assert f"expert-{expert_id}" not in r.text
                         assert f'value="{expert_id}"' not in r.text
     assert (await EvaluationSession.get(id=c.session_id)).status == SessionStatus.DRAWN
+
+
+# --- issue 9: staff decline for an expert (R10), individual votes for the bureau (R14) ---
+
+
+async def _drawn_with_backup(asgi_app: Any, stack: list[Any]) -> Cast:
+    """Five eligible roster experts, a panel of three and one backup, drawn by pages:
+    a decline has someone to promote."""
+    w = await _world(roster=5)
+    clients = []
+    for _ in range(3):
+        cm = _browser(asgi_app)
+        clients.append(await cm.__aenter__())
+        stack.append(cm)
+    staff = await _login(clients[0], Role.INSTITUTION, w.inst.id)
+    bureau = await _login(clients[1], Role.BUREAU)
+    supervisor = await _login(clients[2], Role.SUPERVISOR)
+    r = await staff.post(
+        "/institution/sessions",
+        {
+            "committeeId": str(w.committee.id),
+            "startsAt": f"{SESSION_DAY.isoformat()}T09:00",
+            "endsAt": f"{SESSION_DAY.isoformat()}T17:00",
+            "place": "评审会议室",
+            "panelSize": "3",
+            "backupCount": "1",
+        },
+    )
+    assert r.status_code == 303, r.text
+    session_id = int(r.headers["location"].split("/")[2].split("?")[0])
+    for path, who, data in (
+        ("applicants", staff, _applicant_form(w, name="司马申报")),
+        ("supervisors", bureau, {"userId": supervisor.user_id}),
+        ("draw/commit", staff, {}),
+        ("draw/execute", supervisor, {"entropy": "2-7-1-8"}),
+    ):
+        r = await who.post(f"/sessions/{session_id}/{path}", data)
+        assert r.status_code == 303, (path, r.text)
+    applicant = await SessionApplicant.get(session_id=session_id)
+    return Cast(w, staff, bureau, supervisor, session_id, applicant.id)
+
+
+async def _seated_members(session_id: int) -> list[PanelMember]:
+    return (
+        await PanelMember.filter(session_id=session_id, is_backup=False)
+        .exclude(status=PanelStatus.DECLINED)
+        .select_related("expert")
+        .order_by("rank")
+    )
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+async def test_staff_decline_for_an_expert_replaces_them_and_records_the_staff_r10(
+    asgi_app: Any, stack: list[Any], htmx: bool
+) -> None:
+    """R10 step 4: the expert phoned in; staff decline with a reason, the backup is
+    promoted by the draw's rule, the audit names the staff user (on behalf)."""
+    c = await _drawn_with_backup(asgi_app, stack)
+    seated = await _seated_members(c.session_id)
+    leaving = seated[-1]
+    url = f"/sessions/{c.session_id}/panel/{leaving.id}/decline"
+    page = (await c.staff.get(f"/sessions/{c.session_id}")).text
+    assert [f'action="/sessions/{c.session_id}/panel/{m.id}/decline"' in page for m in seated] == [
+        True
+    ] * 3
+    headers = HX if htmx else {}
+    before = await _state()
+
+    blank = await c.staff.post(url, {"reason": "  "}, headers=headers)
+
+    assert blank.status_code == 422
+    assert _field_error(blank.text, f"decline-{leaving.id}-reason")[0] == "REQUIRED"  # type: ignore[index]
+    assert ("<html" in blank.text) is not htmx
+    assert await _state() == before
+
+    r = await c.staff.post(url, {"reason": "本人来电:出差无法参加"}, headers=headers)
+
+    target = f"/sessions/{c.session_id}?done=declined_for"
+    if htmx:
+        assert (r.status_code, r.headers["hx-redirect"]) == (204, target)
+    else:
+        assert (r.status_code, r.headers["location"]) == (303, target)
+    gone = await PanelMember.get(id=leaving.id)
+    assert (gone.status, gone.decline_reason) == (PanelStatus.DECLINED, "本人来电:出差无法参加")
+    now = await _seated_members(c.session_id)
+    assert len(now) == 3 and leaving.id not in {m.id for m in now}
+    promoted = next(m for m in now if m.id not in {s.id for s in seated})
+    assert promoted.replaces_id == leaving.id  # type: ignore[attr-defined]
+    event = await AuditEvent.get(action="panel_member.decline")
+    assert (event.actor_user_id, event.target_id, event.after["on_behalf"]) == (
+        c.staff.user_id,
+        str(leaving.id),
+        True,
+    )
+    bundle = json.loads((await c.staff.get(f"/sessions/{c.session_id}/draw.json")).text)
+    assert drawcore.verify_bundle(bundle)[0] is True
+    assert "已代专家谢绝邀请" in (await c.staff.get(target)).text
+
+
+async def test_decline_for_an_expert_refused_to_supervisor_bureau_and_other_institution(
+    asgi_app: Any, stack: list[Any]
+) -> None:
+    """The supervisor and the bureau see the panel but do not decline (403); another
+    institution's staff do not see it (404); nobody gets the button; nothing changes."""
+    c = await _drawn_with_backup(asgi_app, stack)
+    member = (await _seated_members(c.session_id))[0]
+    url = f"/sessions/{c.session_id}/panel/{member.id}/decline"
+    other = await factories.institution()
+    cm = _browser(asgi_app)
+    stack.append(cm)
+    intruder = await _login(await cm.__aenter__(), Role.INSTITUTION, other.id)
+    for who in (c.supervisor, c.bureau):
+        assert "/decline" not in (await who.get(f"/sessions/{c.session_id}")).text
+    before = await _state()
+
+    got = [
+        (await who.post(url, {"reason": "代为谢绝"})).status_code
+        for who in (c.supervisor, c.bureau, intruder)
+    ]
+
+    assert got == [403, 403, 404]
+    assert await _state() == before
+
+
+async def _finalise_by_pages(c: Cast) -> None:
+    seated = await _seated_members(c.session_id)
+    ids = [str(m.expert.id) for m in seated]
+    chair = next(m for m in seated if m.seat in (Seat.CHAIR, Seat.VICE_CHAIR))
+    r = await c.staff.client.post(
+        f"/sessions/{c.session_id}/attendance",
+        data={
+            "csrf_token": c.staff.csrf,
+            "presentExpertIds": ids,
+            "presidingExpertId": str(chair.expert.id),
+        },
+    )
+    assert r.status_code == 303, r.text
+    choices = ["for", "for", "against"]
+    r = await c.staff.post(
+        f"/sessions/{c.session_id}/ballots",
+        {"applicantId": c.applicant_id}
+        | {f"votes.{e}": v for e, v in zip(ids, choices, strict=True)},
+    )
+    assert r.status_code == 303, r.text
+    r = await c.staff.post(
+        f"/sessions/{c.session_id}/recordings",
+        {"kind": "video", "uri": "recordings/全程.mp4", "sizeBytes": "9", "sha256": "b" * 64},
+    )
+    assert r.status_code == 303, r.text
+
+
+async def test_individual_votes_shown_to_the_bureau_only_once_finalised_r14(
+    asgi_app: Any, stack: list[Any]
+) -> None:
+    """R14: votes are kept per expert for recounts; the ballot is secret (无记名), so
+    staff and supervisors see progress only, the bureau the votes after finalisation."""
+    c = await _drawn_with_backup(asgi_app, stack)
+    await _finalise_by_pages(c)
+    url = f"/sessions/{c.session_id}"
+    sitting = [(await who.get(url)).text for who in (c.staff, c.supervisor, c.bureau)]
+    assert ["个人投票记录" in p for p in sitting] == [False, False, False]
+
+    r = await c.staff.post(f"/sessions/{c.session_id}/finalise")
+    assert r.status_code == 303, r.text
+    pages = [(await who.get(url)).text for who in (c.staff, c.supervisor, c.bureau)]
+
+    assert ["个人投票记录" in p for p in pages] == [False, False, True]
+    table = re.search(r'<table class="individual-votes".*?</table>', pages[2], re.S)
+    assert table is not None
+    rows = re.findall(
+        r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>"
+        r'<span class="vote vote-(\w+)">',
+        table.group(0),
+    )
+    votes = (
+        await Vote.filter(session_id=c.session_id)
+        .select_related("expert")
+        .order_by("applicant_id", "expert_id")
+    )
+    assert rows == [("司马申报", v.expert.name, v.expert.number, v.choice.value) for v in votes]
+    assert sorted(v.choice.value for v in votes) == ["against", "for", "for"]
+    assert pages[2].count("纸质选票(工作人员录入)") == 3
+    for v in votes:
+        stamp = v.created_at.astimezone(svc.BEIJING).strftime("%Y-%m-%d %H:%M")
+        assert stamp in table.group(0)

@@ -28,7 +28,7 @@ from models.enums import (
     UnitType,
     UpdateStatus,
 )
-from resolvers import account
+from resolvers import account, jobs
 from resolvers import expert as svc
 from resolvers.actor import SYSTEM, Actor, Grant
 from resolvers.expert_io import COLUMNS
@@ -779,7 +779,95 @@ async def test_verify_reject_without_reason_is_422_and_without_csrf_403(client):
     assert (fresh.status, fresh.employer_verified_at) == (UpdateStatus.PENDING, None)
 
 
+async def test_verify_with_htmx_swaps_the_queue_in_place_r8(client):
+    """R8 with htmx: the answer is the queue block only (no redirect), the verified
+    card has left it, the notice is on top and the other pending card stays."""
+    w = await _world()
+    expert, update = await _pending(w)
+    _, other = await _pending(w)
+    csrf = await _login(client, Role.EMPLOYER, w.unit.id)
+
+    page = await client.get("/employer/updates")
+    response = await client.post(
+        f"/expert-updates/{update.id}/verify",
+        data={"csrf_token": csrf, "side": "employer", "decision": "approve"},
+        headers=HTMX,
+    )
+
+    assert f'hx-post="/expert-updates/{update.id}/verify"' in page.text
+    assert 'hx-target="#update-queue"' in page.text
+    assert response.status_code == 200
+    assert "hx-redirect" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+    body = response.text
+    assert body.lstrip().startswith('<div id="update-queue">')
+    assert "<html" not in body
+    assert '<p class="notice" role="status">核对结果已记录。</p>' in body
+    assert f'id="update-{update.id}-heading"' not in body
+    assert f'id="update-{other.id}-heading"' in body
+    fresh = await ExpertUpdate.get(id=update.id)
+    assert fresh.employer_verified_at is not None
+    assert (await Expert.get(id=expert.id)).title == "教授级高级工程师"
+
+
+async def test_verify_reject_without_reason_with_htmx_is_422_queue_block_r8(client):
+    """The refusal comes back into the queue block next to the reason field; the
+    update is untouched and no audit event is written."""
+    w = await _world()
+    _, update = await _pending(w)
+    csrf = await _login(client, Role.EMPLOYER, w.unit.id)
+    events = await AuditEvent.all().count()
+
+    response = await client.post(
+        f"/expert-updates/{update.id}/verify",
+        data={"csrf_token": csrf, "side": "employer", "decision": "reject", "reason": ""},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 422
+    assert response.text.lstrip().startswith('<div id="update-queue">')
+    assert _field_error(response.text, f"verify{update.id}-reason-error") is not None
+    assert f'id="update-{update.id}-heading"' in response.text
+    fresh = await ExpertUpdate.get(id=update.id)
+    assert (fresh.status, fresh.employer_verified_at) == (UpdateStatus.PENDING, None)
+    assert await AuditEvent.all().count() == events
+
+
+async def test_verify_with_htmx_by_institution_side_keeps_institution_queue_r8(client, asgi_app):
+    """The institution's in-place answer is its own queue: the card applied by the
+    second verification leaves it, the notice shows."""
+    w = await _world()
+    expert, update = await _pending(w)
+    employer_csrf = await _login(client, Role.EMPLOYER, w.unit.id)
+    await client.post(
+        f"/expert-updates/{update.id}/verify",
+        data={"csrf_token": employer_csrf, "side": "employer", "decision": "approve"},
+    )
+    transport = httpx.ASGITransport(app=asgi_app)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as staff:
+        staff_csrf = await _login(staff, Role.INSTITUTION, w.home.id)
+        response = await staff.post(
+            f"/expert-updates/{update.id}/verify",
+            data={"csrf_token": staff_csrf, "side": "institution", "decision": "approve"},
+            headers=HTMX,
+        )
+
+    assert response.status_code == 200
+    assert "核对结果已记录。" in response.text
+    assert "没有待您核对的信息变更。" in response.text
+    assert (await ExpertUpdate.get(id=update.id)).status == UpdateStatus.APPLIED
+    assert (await Expert.get(id=expert.id)).title == "研究员"
+
+
 # --- statistics (R13) ------------------------------------------------------------------
+
+
+async def _finished(client: httpx.AsyncClient, response: httpx.Response) -> httpx.Response:
+    """Follow a page of a background job (issue 9 item 5) to its end: wait for this
+    process's jobs, then load the job's page again."""
+    assert response.status_code in (200, 303), response.text
+    await jobs.drain(cancel=False)
+    return await client.get(response.headers.get("location") or str(response.url))
 
 
 async def test_statistics_page_draws_accessible_charts_and_warns_under_floor_r13(client):
@@ -789,7 +877,7 @@ async def test_statistics_page_draws_accessible_charts_and_warns_under_floor_r13
         await seat(com, await factories.expert(institution=w.home, unit=w.unit))
     await _login(client, Role.BUREAU)
 
-    response = await client.get("/experts/statistics")
+    response = await _finished(client, await client.get("/experts/statistics"))
 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -807,7 +895,7 @@ async def test_statistics_for_institution_counts_only_its_experts(client):
     await factories.expert(institution=w.other, unit=w.unit, series="卫生")
     await _login(client, Role.INSTITUTION, w.home.id)
 
-    response = await client.get("/experts/statistics")
+    response = await _finished(client, await client.get("/experts/statistics"))
 
     assert response.status_code == 200
     assert "在库专家 1 人" in response.text
@@ -851,13 +939,16 @@ async def test_import_reports_bad_rows_and_imports_nothing_all_or_nothing(client
     csrf = await _login(client, Role.INSTITUTION, w.home.id)
     content = _xlsx([_row(w), _row(w, id_number="110101197804120000")])
 
-    response = await client.post(
-        "/institution/experts/import",
-        data={"csrf_token": csrf, "mode": "all_or_nothing"},
-        files={"file": ("c.xlsx", content, "application/octet-stream")},
+    response = await _finished(
+        client,
+        await client.post(
+            "/institution/experts/import",
+            data={"csrf_token": csrf, "mode": "all_or_nothing"},
+            files={"file": ("c.xlsx", content, "application/octet-stream")},
+        ),
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert "共 2 行,导入 0 行,1 行有误" in response.text
     assert "<td>3</td>" in response.text  # the bad row's Excel row number
     assert await ExpertApplication.all().count() == 0
@@ -868,10 +959,13 @@ async def test_import_good_rows_imports_exactly_the_good_ones(client):
     csrf = await _login(client, Role.INSTITUTION, w.home.id)
     content = _xlsx([_row(w), _row(w), _row(w, series="不存在")])
 
-    response = await client.post(
-        "/institution/experts/import",
-        data={"csrf_token": csrf, "mode": "good_rows"},
-        files={"file": ("c.xlsx", content, "application/octet-stream")},
+    response = await _finished(
+        client,
+        await client.post(
+            "/institution/experts/import",
+            data={"csrf_token": csrf, "mode": "good_rows"},
+            files={"file": ("c.xlsx", content, "application/octet-stream")},
+        ),
     )
 
     assert "共 3 行,导入 2 行,1 行有误" in response.text
