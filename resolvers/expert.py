@@ -22,7 +22,7 @@ import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -1905,3 +1905,83 @@ async def list_agreement_versions(actor: Actor) -> list[AgreementVersion]:
         AgreementVersion(text=t, current=i == 0, signed=signed.get((t.id, t.content_hash), 0))
         for i, t in enumerate(texts)
     ]
+
+
+# --- batch loads of the pool's relations (GraphQL DataLoaders call these) -------------
+
+_UPDATE_PERMS = (
+    Perm.EXPERT_UPDATE_REQUEST,
+    Perm.EXPERT_UPDATE_VERIFY_EMPLOYER,
+    Perm.EXPERT_UPDATE_VERIFY_INSTITUTION,
+)
+_POOL_ORDER: dict[type[Model], str] = {ExpertTerm: "number"}  # per expert: terms by number
+
+
+def _update_visibility(actor: Actor, model_name: str) -> Q | None:
+    """Who sees pending changes (R8): the expert who may request them and the two
+    parties who verify them — the policy's own perms, nobody else (not the bureau).
+    `model_name` is ExpertUpdate or Expert (the same scopes, seen from the expert)."""
+    clauses: list[Q] = []
+    for perm in _UPDATE_PERMS:
+        q = scope_filter(actor, perm, model_name)
+        if q is None:
+            return None
+        clauses.append(q)
+    return Q(*clauses, join_type="OR")
+
+
+def _batch_ids(keys: Iterable[int]) -> list[int]:
+    return sorted({k for k in keys if 0 < k < 2**63})
+
+
+async def load_pool_rows(actor: Actor, model: type[M], ids: Iterable[int]) -> dict[int, M]:
+    """Rows of a pool relation (ExpertTerm, ExpertApplication, TrainingRecord,
+    ExpertAssessment) by id, as far as the actor may see their expert (EXPERT_VIEW)."""
+    rows = await scoped(actor, Perm.EXPERT_VIEW, model.filter(id__in=_batch_ids(ids)))
+    return {r.pk: r for r in rows}
+
+
+async def load_pool_rows_by_expert(
+    actor: Actor, model: type[M], expert_ids: Iterable[int]
+) -> dict[int, list[M]]:
+    """The same relation grouped per expert: one statement for any number of experts."""
+    order = _POOL_ORDER.get(model, "id")
+    rows = await scoped(
+        actor, Perm.EXPERT_VIEW, model.filter(expert_id__in=_batch_ids(expert_ids))
+    ).order_by(order)
+    grouped: dict[int, list[M]] = {}
+    for row in rows:
+        grouped.setdefault(row.expert_id, []).append(row)  # type: ignore[attr-defined]
+    return grouped
+
+
+async def load_updates(actor: Actor, ids: Iterable[int]) -> dict[int, ExpertUpdate]:
+    """Profile changes by id, for the expert and the two verifying parties (R8)."""
+    q = _update_visibility(actor, "ExpertUpdate")
+    qs = ExpertUpdate.filter(id__in=_batch_ids(ids))
+    return {r.pk: r for r in await (qs if q is None else qs.filter(q))}
+
+
+async def load_pending_updates_by_expert(
+    actor: Actor, expert_ids: Iterable[int]
+) -> dict[int, list[ExpertUpdate]]:
+    """Pending changes per expert, keyed only for experts whose changes the actor may
+    see (R8): a missing key means "not yours to see", an empty list "none pending"."""
+    q = _update_visibility(actor, "Expert")
+    seen = Expert.filter(id__in=_batch_ids(expert_ids))
+    allowed: list[int] = await (seen if q is None else seen.filter(q)).values_list(  # type: ignore[assignment]
+        "id", flat=True
+    )
+    grouped: dict[int, list[ExpertUpdate]] = {k: [] for k in allowed}
+    if allowed:
+        rows = await ExpertUpdate.filter(
+            expert_id__in=sorted(allowed), status=UpdateStatus.PENDING
+        ).order_by("id")
+        for row in rows:
+            grouped[row.expert_id].append(row)  # type: ignore[attr-defined]
+    return grouped
+
+
+async def load_authorities(actor: Actor, ids: Iterable[int]) -> dict[int, Authority]:
+    """Recommending authorities are public bodies (Art. 15), not scoped data."""
+    return {a.pk: a for a in await Authority.filter(id__in=_batch_ids(ids))}

@@ -33,7 +33,7 @@ def introspection_allowed(actor: Actor) -> bool:
     return not actor.is_anonymous
 
 
-def _loader(
+def by_key(
     actor: Actor, fetch: Callable[[Actor, Iterable[int]], Awaitable[Mapping[int, V]]]
 ) -> DataLoader[int, V | None]:
     async def load(keys: list[int]) -> list[V | None]:
@@ -43,7 +43,7 @@ def _loader(
     return DataLoader(load_fn=load)
 
 
-def _list_loader(
+def lists_by_key(
     actor: Actor, fetch: Callable[[Actor, Iterable[int]], Awaitable[Mapping[int, list[V]]]]
 ) -> DataLoader[int, list[V]]:
     async def load(keys: list[int]) -> list[list[V]]:
@@ -67,12 +67,12 @@ class Loaders:
     @classmethod
     def for_actor(cls, actor: Actor) -> "Loaders":
         return cls(
-            institution=_loader(actor, directory.load_institutions),
-            committee=_loader(actor, directory.load_committees),
-            annual_plan=_loader(actor, directory.load_annual_plans),
-            expert=_loader(actor, directory.load_experts),
-            unit=_loader(actor, directory.load_units),
-            seats_by_expert=_list_loader(actor, directory.load_seats_by_expert),
+            institution=by_key(actor, directory.load_institutions),
+            committee=by_key(actor, directory.load_committees),
+            annual_plan=by_key(actor, directory.load_annual_plans),
+            expert=by_key(actor, directory.load_experts),
+            unit=by_key(actor, directory.load_units),
+            seats_by_expert=lists_by_key(actor, directory.load_seats_by_expert),
         )
 
 

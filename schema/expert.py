@@ -12,13 +12,14 @@ refusal (R4) becomes one NOT_ELIGIBLE UserError per named reason. Creating mutat
 go through `create_once` (Idempotency-Key header).
 
 Relations of the pool types load through DataLoaders built per request (see
-`_pool`). Every loader reads through policy.scoped() with the permission the
-resolvers use for that model, so a list shows exactly the rows the policy table lets
-the actor see and costs one statement per relation, however long the list.
+`_pool`) over the batch loads of resolvers/expert.py, which scope every read with the
+permission the resolvers use for that model: a list shows exactly the rows the policy
+table lets the actor see and costs one statement per relation, however long the list.
 """
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional, TypeVar
@@ -27,7 +28,6 @@ import strawberry
 from graphql.pyutils import Path
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
-from tortoise.expressions import Q
 from tortoise.models import Model
 
 import schema.enums  # noqa: F401 - registers the GraphQL enums
@@ -67,8 +67,7 @@ from resolvers.common import beijing_today
 from resolvers.directory import ExpertOrder, Sort, paginate
 from resolvers.eligibility import ExpertFacts
 from resolvers.errors import NotFound, PermissionDenied
-from resolvers.policy import Perm, scope_filter, scoped
-from schema.context import Loaders, ctx
+from schema.context import Loaders, by_key, ctx, lists_by_key
 from schema.errors import UserError
 from schema.institution import VERSION, CommitteeType, InstitutionType, _typed_id
 from schema.mutation import attempt, require_id
@@ -150,68 +149,18 @@ APPLICATION_SORTS: dict[ExpertApplicationOrder, Sort] = {
 # --- per-request loaders of the pool's relations ------------------------------------
 
 
-_UPDATE_PERMS = (
-    Perm.EXPERT_UPDATE_REQUEST,
-    Perm.EXPERT_UPDATE_VERIFY_EMPLOYER,
-    Perm.EXPERT_UPDATE_VERIFY_INSTITUTION,
-)
-
-
-def _update_visibility(actor: Actor, model_name: str) -> Q | None:
-    """Who sees pending changes (R8): the expert who may request them and the two
-    parties who verify them — the policy's own perms, nobody else (not the bureau).
-    `model_name` is ExpertUpdate or Expert (the same scopes, seen from the expert)."""
-    clauses: list[Q] = []
-    for perm in _UPDATE_PERMS:
-        q = scope_filter(actor, perm, model_name)
-        if q is None:
-            return None
-        clauses.append(q)
-    return Q(*clauses, join_type="OR")
-
-
-def _visible_updates(actor: Actor) -> Any:
-    q = _update_visibility(actor, "ExpertUpdate")
-    qs = ExpertUpdate.all()
-    return qs if q is None else qs.filter(q)
-
-
-def _ids(keys: Iterable[int]) -> list[int]:
-    return sorted({k for k in keys if 0 < k < 2**63})
-
-
-def _by_id_loader(
-    fetch: Callable[[list[int]], Awaitable[Sequence[M]]],
-) -> DataLoader[int, M | None]:
-    async def load(keys: list[int]) -> list[M | None]:
-        found = {r.pk: r for r in await fetch(_ids(keys))}
-        return [found.get(k) for k in keys]
-
-    return DataLoader(load_fn=load)
-
-
-def _by_expert_loader(
-    fetch: Callable[[list[int]], Awaitable[Sequence[M]]],
-) -> DataLoader[int, list[M]]:
-    async def load(keys: list[int]) -> list[list[M]]:
-        grouped: dict[int, list[M]] = {}
-        for row in await fetch(_ids(keys)):
-            grouped.setdefault(row.expert_id, []).append(row)  # type: ignore[attr-defined]
-        return [grouped.get(k, []) for k in keys]
-
-    return DataLoader(load_fn=load)
-
-
 @dataclass
 class PoolLoaders:
     """DataLoaders of the pool's relations for one actor (Context.loaders covers the
-    directory's). Rebuilt whenever a mutation replaces Context.loaders (`base`)."""
+    directory's), over the batch loads of resolvers/expert.py, which decide what the
+    actor sees. Rebuilt whenever a mutation replaces Context.loaders (`base`)."""
 
     base: Loaders
     terms_by_expert: DataLoader[int, list[ExpertTerm]]
     term: DataLoader[int, ExpertTerm | None]
     applications_by_expert: DataLoader[int, list[ExpertApplication]]
     application: DataLoader[int, ExpertApplication | None]
+    # None (not []) for an expert whose changes the actor may not see.
     pending_updates_by_expert: DataLoader[int, list[ExpertUpdate] | None]
     update: DataLoader[int, ExpertUpdate | None]
     trainings_by_expert: DataLoader[int, list[TrainingRecord]]
@@ -222,49 +171,34 @@ class PoolLoaders:
 
     @classmethod
     def for_actor(cls, actor: Actor, base: Loaders) -> "PoolLoaders":
-        def view(model: type[M]) -> Any:
-            return scoped(actor, Perm.EXPERT_VIEW, model.all())
+        def rows(model: type[M]) -> DataLoader[int, M | None]:
+            return by_key(actor, functools.partial(_rows, model))
 
-        async def pending(keys: list[int]) -> list[list[ExpertUpdate] | None]:
-            # null (not []) for an expert whose changes the actor may not see.
-            q = _update_visibility(actor, "Expert")
-            seen = Expert.filter(id__in=_ids(keys))
-            ids: list[int] = await (seen if q is None else seen.filter(q)).values_list(  # type: ignore[assignment]
-                "id", flat=True
-            )
-            allowed = set(ids)
-            grouped: dict[int, list[ExpertUpdate]] = {k: [] for k in allowed}
-            if allowed:
-                rows = await ExpertUpdate.filter(
-                    expert_id__in=sorted(allowed), status=UpdateStatus.PENDING
-                ).order_by("id")
-                for row in rows:
-                    grouped[row.expert_id].append(row)  # type: ignore[attr-defined]
-            return [grouped.get(k) for k in keys]
+        def per_expert(model: type[M]) -> DataLoader[int, list[M]]:
+            return lists_by_key(actor, functools.partial(_rows_by_expert, model))
 
         return cls(
             base=base,
-            terms_by_expert=_by_expert_loader(
-                lambda ids: view(ExpertTerm).filter(expert_id__in=ids).order_by("number")
-            ),
-            term=_by_id_loader(lambda ids: view(ExpertTerm).filter(id__in=ids)),
-            applications_by_expert=_by_expert_loader(
-                lambda ids: view(ExpertApplication).filter(expert_id__in=ids).order_by("id")
-            ),
-            application=_by_id_loader(lambda ids: view(ExpertApplication).filter(id__in=ids)),
-            pending_updates_by_expert=DataLoader(load_fn=pending),
-            update=_by_id_loader(lambda ids: _visible_updates(actor).filter(id__in=ids)),
-            trainings_by_expert=_by_expert_loader(
-                lambda ids: view(TrainingRecord).filter(expert_id__in=ids).order_by("id")
-            ),
-            training=_by_id_loader(lambda ids: view(TrainingRecord).filter(id__in=ids)),
-            assessments_by_expert=_by_expert_loader(
-                lambda ids: view(ExpertAssessment).filter(expert_id__in=ids).order_by("id")
-            ),
-            assessment=_by_id_loader(lambda ids: view(ExpertAssessment).filter(id__in=ids)),
-            # Recommending authorities are public bodies (Art. 15), not scoped data.
-            authority=_by_id_loader(lambda ids: Authority.filter(id__in=ids)),
+            terms_by_expert=per_expert(ExpertTerm),
+            term=rows(ExpertTerm),
+            applications_by_expert=per_expert(ExpertApplication),
+            application=rows(ExpertApplication),
+            pending_updates_by_expert=by_key(actor, svc.load_pending_updates_by_expert),
+            update=by_key(actor, svc.load_updates),
+            trainings_by_expert=per_expert(TrainingRecord),
+            training=rows(TrainingRecord),
+            assessments_by_expert=per_expert(ExpertAssessment),
+            assessment=rows(ExpertAssessment),
+            authority=by_key(actor, svc.load_authorities),
         )
+
+
+async def _rows(model: type[M], actor: Actor, ids: Iterable[int]) -> dict[int, M]:
+    return await svc.load_pool_rows(actor, model, ids)
+
+
+async def _rows_by_expert(model: type[M], actor: Actor, ids: Iterable[int]) -> dict[int, list[M]]:
+    return await svc.load_pool_rows_by_expert(actor, model, ids)
 
 
 _POOL_KEY = "expert_pool_loaders"
