@@ -1,6 +1,7 @@
 """Tiny helpers every service module uses."""
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,3 +26,9 @@ def fk_id(obj: Model, name: str) -> Any:
     """The raw `<name>_id` of a foreign key: Tortoise adds these attributes at run
     time, the typed models do not declare them."""
     return getattr(obj, f"{name}_id")
+
+
+def batch_ids(ids: Iterable[int]) -> list[int]:
+    """The distinct ids of a batch load that can exist (1..2^63-1), sorted: anything
+    else (0, negative, beyond a bigint) is simply not found rather than an error."""
+    return sorted({i for i in ids if 0 < i < 2**63})

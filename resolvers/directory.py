@@ -37,6 +37,7 @@ from models.enums import (
 )
 from resolvers import audit
 from resolvers.actor import Actor
+from resolvers.common import batch_ids
 from resolvers.errors import DomainError, ErrorCode, NotFound, Unauthenticated
 from resolvers.personal import decrypt, keyed_hash, normalize_phone
 from resolvers.policy import Perm, require, scoped
@@ -189,10 +190,6 @@ def _by_id(rows: Iterable[M]) -> dict[int, M]:
     return {r.pk: r for r in rows}
 
 
-def _ids(ids: Iterable[int]) -> list[int]:
-    return sorted({i for i in ids if 0 < i <= _MAX_INT})
-
-
 # --- institutions ----------------------------------------------------------------------
 
 
@@ -239,7 +236,7 @@ async def list_institutions(
 
 
 async def load_institutions(actor: Actor, ids: Iterable[int]) -> dict[int, Institution]:
-    return _by_id(await _institutions(actor).filter(id__in=_ids(ids)))
+    return _by_id(await _institutions(actor).filter(id__in=batch_ids(ids)))
 
 
 async def get_institution(actor: Actor, institution_id: int) -> Institution:
@@ -308,7 +305,7 @@ async def list_committees(
 
 
 async def load_committees(actor: Actor, ids: Iterable[int]) -> dict[int, Committee]:
-    return _by_id(await _committees(actor).filter(id__in=_ids(ids)))
+    return _by_id(await _committees(actor).filter(id__in=batch_ids(ids)))
 
 
 async def get_committee(actor: Actor, committee_id: int) -> Committee:
@@ -368,7 +365,7 @@ async def list_annual_plans(
 
 
 async def load_annual_plans(actor: Actor, ids: Iterable[int]) -> dict[int, AnnualPlan]:
-    return _by_id(await _annual_plans(actor).filter(id__in=_ids(ids)))
+    return _by_id(await _annual_plans(actor).filter(id__in=batch_ids(ids)))
 
 
 # --- experts ---------------------------------------------------------------------------
@@ -449,7 +446,7 @@ async def list_experts(
 async def load_experts(actor: Actor, ids: Iterable[int]) -> dict[int, Expert]:
     if actor.is_anonymous:
         return {}
-    return _by_id(await _experts(actor).filter(id__in=_ids(ids)))
+    return _by_id(await _experts(actor).filter(id__in=batch_ids(ids)))
 
 
 async def get_expert(actor: Actor, expert_id: int) -> Expert:
@@ -464,14 +461,14 @@ async def get_expert(actor: Actor, expert_id: int) -> Expert:
 async def load_units(actor: Actor, ids: Iterable[int]) -> dict[int, Unit]:
     """Employers by id. Callers pass the unit ids of experts the actor already sees:
     an expert's employer is part of the expert's record, not separately scoped."""
-    return _by_id(await Unit.filter(id__in=_ids(ids)))
+    return _by_id(await Unit.filter(id__in=batch_ids(ids)))
 
 
 async def load_seats_by_expert(
     actor: Actor, expert_ids: Iterable[int]
 ) -> dict[int, list[CommitteeSeat]]:
     """Committee seats of the given experts, on committees the actor may see."""
-    ids = _ids(expert_ids)
+    ids = batch_ids(expert_ids)
     visible = Subquery(_committees(actor).values("id"))
     rows = await CommitteeSeat.filter(expert_id__in=ids, committee_id__in=visible).order_by(
         "committee_id", "id"

@@ -69,7 +69,7 @@ from models.enums import (
 )
 from resolvers import audit, validate
 from resolvers.actor import SYSTEM, Actor
-from resolvers.common import beijing_today
+from resolvers.common import batch_ids, beijing_today
 from resolvers.common import fk_id as _fk
 from resolvers.common import utcnow as _now
 from resolvers.config import get_config
@@ -1930,14 +1930,10 @@ def _update_visibility(actor: Actor, model_name: str) -> Q | None:
     return Q(*clauses, join_type="OR")
 
 
-def _batch_ids(keys: Iterable[int]) -> list[int]:
-    return sorted({k for k in keys if 0 < k < 2**63})
-
-
 async def load_pool_rows(actor: Actor, model: type[M], ids: Iterable[int]) -> dict[int, M]:
     """Rows of a pool relation (ExpertTerm, ExpertApplication, TrainingRecord,
     ExpertAssessment) by id, as far as the actor may see their expert (EXPERT_VIEW)."""
-    rows = await scoped(actor, Perm.EXPERT_VIEW, model.filter(id__in=_batch_ids(ids)))
+    rows = await scoped(actor, Perm.EXPERT_VIEW, model.filter(id__in=batch_ids(ids)))
     return {r.pk: r for r in rows}
 
 
@@ -1947,7 +1943,7 @@ async def load_pool_rows_by_expert(
     """The same relation grouped per expert: one statement for any number of experts."""
     order = _POOL_ORDER.get(model, "id")
     rows = await scoped(
-        actor, Perm.EXPERT_VIEW, model.filter(expert_id__in=_batch_ids(expert_ids))
+        actor, Perm.EXPERT_VIEW, model.filter(expert_id__in=batch_ids(expert_ids))
     ).order_by(order)
     grouped: dict[int, list[M]] = {}
     for row in rows:
@@ -1958,7 +1954,7 @@ async def load_pool_rows_by_expert(
 async def load_updates(actor: Actor, ids: Iterable[int]) -> dict[int, ExpertUpdate]:
     """Profile changes by id, for the expert and the two verifying parties (R8)."""
     q = _update_visibility(actor, "ExpertUpdate")
-    qs = ExpertUpdate.filter(id__in=_batch_ids(ids))
+    qs = ExpertUpdate.filter(id__in=batch_ids(ids))
     return {r.pk: r for r in await (qs if q is None else qs.filter(q))}
 
 
@@ -1968,7 +1964,7 @@ async def load_pending_updates_by_expert(
     """Pending changes per expert, keyed only for experts whose changes the actor may
     see (R8): a missing key means "not yours to see", an empty list "none pending"."""
     q = _update_visibility(actor, "Expert")
-    seen = Expert.filter(id__in=_batch_ids(expert_ids))
+    seen = Expert.filter(id__in=batch_ids(expert_ids))
     allowed: list[int] = await (seen if q is None else seen.filter(q)).values_list(  # type: ignore[assignment]
         "id", flat=True
     )
@@ -1984,4 +1980,4 @@ async def load_pending_updates_by_expert(
 
 async def load_authorities(actor: Actor, ids: Iterable[int]) -> dict[int, Authority]:
     """Recommending authorities are public bodies (Art. 15), not scoped data."""
-    return {a.pk: a for a in await Authority.filter(id__in=_batch_ids(ids))}
+    return {a.pk: a for a in await Authority.filter(id__in=batch_ids(ids))}

@@ -213,38 +213,23 @@ async def _run(job_id: str, work: Work) -> None:
     flusher = asyncio.create_task(_flush(job_id, progress))
     try:
         result = await work(progress)
-        flusher.cancel()
+        flusher.cancel()  # (the flusher only ever writes a running job's row)
         await _finish(job_id, progress, status=JobStatus.DONE, result=result)
     except DomainError as exc:
-        flusher.cancel()
-        await _finish(
-            job_id,
-            progress,
-            status=JobStatus.FAILED,
-            error_code=str(exc.code),
-            error_message=exc.message[:2000],
-        )
+        await _fail(job_id, progress, str(exc.code), exc.message[:2000])
     except asyncio.CancelledError:
-        flusher.cancel()
-        await _finish(
-            job_id,
-            progress,
-            status=JobStatus.FAILED,
-            error_code=ErrorCode.JOB_INTERRUPTED.value,
-            error_message=STOPPED,
-        )
+        await _fail(job_id, progress, ErrorCode.JOB_INTERRUPTED.value, STOPPED)
         raise
     except Exception as exc:
-        flusher.cancel()
         # The message may carry user input (personal data): type and frames only.
         log_unexpected(log, "background job failed", exc, job=job_id)
-        await _finish(
-            job_id,
-            progress,
-            status=JobStatus.FAILED,
-            error_code=ErrorCode.JOB_FAILED.value,
-            error_message=FAILED,
-        )
+        await _fail(job_id, progress, ErrorCode.JOB_FAILED.value, FAILED)
+    finally:
+        flusher.cancel()
+
+
+async def _fail(job_id: str, progress: Progress, code: str, message: str) -> None:
+    await _finish(job_id, progress, status=JobStatus.FAILED, error_code=code, error_message=message)
 
 
 async def get_job(actor: Actor, job_id: str, kind: JobKind) -> Job:
