@@ -1350,6 +1350,18 @@ async def session_votes(actor: Actor, session_id: int) -> list[Vote]:
     return await Vote.filter(session_id=session.id).order_by("applicant_id", "expert_id")
 
 
+async def finalised_votes(actor: Actor, session: EvaluationSession) -> list[Vote] | None:
+    """The individual votes the session page lists (R14): for those who may see votes
+    (the bureau), once the results are fixed; None otherwise (the page then shows
+    progress only). Recounts and the API read `session_votes` at any time."""
+    if session.status != S.FINALISED:
+        return None
+    try:
+        return await session_votes(actor, session.id)
+    except (PermissionDenied, NotFound, Unauthenticated):
+        return None
+
+
 async def applicant_result(actor: Actor, applicant_id: int) -> ApplicantOutcome:
     """Counts and result of one applicant (R14): the applicant, the institution and the
     bureau; counts are those fixed at finalisation (zero before)."""

@@ -400,7 +400,6 @@ async def _workspace(
         "supervise": await _may(actor, Perm.SESSION_SUPERVISE, session),
         "assign": await _may(actor, Perm.SESSION_ASSIGN_SUPERVISOR, session),
         "issue": await _may(actor, Perm.CERTIFICATE_ISSUE, session),
-        "votes": await _may(actor, Perm.VOTE_VIEW, session),
     }
     draws = await svc.list_draws(actor, session.id)
     panel = await svc.session_panel(actor, session.id)
@@ -427,13 +426,7 @@ async def _workspace(
         for m in current:
             key = f"decline-{m.id}"
             decline_forms[m.id] = all_forms.get(key) or Form.empty(key).expect(DECLINE_FIELDS)
-    # R14: individual votes are secret (无记名投票) from staff, supervisors, applicants and
-    # the public; the bureau sees them for recounts, once the results are fixed.
-    votes = (
-        await svc.session_votes(actor, session.id)
-        if can["votes"] and status == S.FINALISED
-        else None
-    )
+    votes = await svc.finalised_votes(actor, session)
     return _ctx(
         request,
         session=session,
