@@ -183,9 +183,22 @@ def _category(value: Any) -> Any:
     return _CATEGORIES.get(text, text)
 
 
-def _read(xlsx: bytes) -> list[_Row]:
+def _check_size(xlsx: bytes) -> None:
     if len(xlsx) > MAX_BYTES:
         raise DomainError(ErrorCode.TOO_LONG, f"文件不能超过{MAX_BYTES // 1024 // 1024}MB", "file")
+
+
+async def _import_target(actor: Actor, institution_id: int, mode: str) -> Any:
+    """The institution whose queue an import fills, after the mode and permission checks."""
+    if mode not in ("all_or_nothing", "good_rows"):
+        raise DomainError(ErrorCode.INVALID, "导入方式无效", "mode")
+    inst = await collecting_institution(actor, institution_id)
+    require(actor, Perm.EXPERT_REVIEW, inst)
+    return inst
+
+
+def _read(xlsx: bytes) -> list[_Row]:
+    _check_size(xlsx)
     try:
         book = load_workbook(io.BytesIO(xlsx), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
@@ -321,11 +334,8 @@ async def import_candidates(
     Side effects (only for the rows imported, in one transaction): as
     recommend_expert per row, plus one `expert.import` audit event with the counts.
     """
-    if mode not in ("all_or_nothing", "good_rows"):
-        raise DomainError(ErrorCode.INVALID, "导入方式无效", "mode")
     today = beijing_today()
-    inst = await collecting_institution(actor, institution_id)
-    require(actor, Perm.EXPERT_REVIEW, inst)
+    inst = await _import_target(actor, institution_id, mode)
     progress = progress or Progress()
     progress.step("读取文件")
     # Parsing a workbook is CPU work: in a thread, so the event loop keeps serving.
@@ -426,14 +436,10 @@ async def start_import(
     user and institution (JOB_RUNNING). Side effects: a background_job row; the
     import's own rows and audit event when it succeeds.
     """
-    if mode not in ("all_or_nothing", "good_rows"):
-        raise DomainError(ErrorCode.INVALID, "导入方式无效", "mode")
-    inst = await collecting_institution(actor, institution_id)
-    require(actor, Perm.EXPERT_REVIEW, inst)
+    inst = await _import_target(actor, institution_id, mode)
     if not xlsx_bytes:
         raise DomainError(ErrorCode.REQUIRED, "请选择要导入的 Excel 文件(.xlsx)", "file")
-    if len(xlsx_bytes) > MAX_BYTES:
-        raise DomainError(ErrorCode.TOO_LONG, f"文件不能超过{MAX_BYTES // 1024 // 1024}MB", "file")
+    _check_size(xlsx_bytes)
 
     async def work(progress: Progress) -> dict[str, Any]:
         report = await import_candidates(actor, inst.id, xlsx_bytes, mode=mode, progress=progress)
