@@ -7,7 +7,7 @@ import datetime as dt
 
 import httpx
 
-from models import AuditEvent, ExpertApplication
+from models import AuditEvent, ExpertApplication, User
 from models.account import BackgroundJob
 from models.enums import JobKind, JobStatus, Role
 from resolvers import jobs
@@ -172,11 +172,8 @@ async def test_interrupted_import_says_so_and_imported_nothing(client):
     the job was interrupted instead of polling forever."""
     w = await _world()
     await _login(client, Role.INSTITUTION, w.home.id)
-    user = await BackgroundJob.all().count()  # 0
-    from models import User
-
     me = await User.filter(username__startswith="page").order_by("-id").first()
-    assert me is not None and user == 0
+    assert me is not None and await BackgroundJob.all().count() == 0
     await BackgroundJob.create(
         id="died",
         kind=JobKind.EXPERT_IMPORT,
